@@ -1,0 +1,50 @@
+# Metric Learning for MIR: the course's commands. `make help` lists them.
+PYTHON ?= python3
+NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+PYTEST_NOTEBOOKS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+
+.PHONY: help install data test test-units lab run slides html student bench lint stamp clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install:  ## install FluidSynth, torch (CPU, unless one is installed) and this package
+	bash tools/install.sh
+
+data:  ## build (or check) the cached course datasets
+	$(PYTHON) -m utils.data build
+
+test: data  ## unit tests and every notebook end to end, with a time table per notebook
+	$(PYTHON) -m pytest tests notebooks $(PYTEST_NOTEBOOKS)
+
+test-units:  ## unit tests only
+	$(PYTHON) -m pytest tests
+
+lab:  ## open JupyterLab on the notebooks
+	$(PYTHON) -m jupyter lab notebooks
+
+run: data  ## execute every notebook headless into build/executed
+	$(PYTHON) tools/execute.py --output-dir build/executed $(NOTEBOOKS)
+
+html: data  ## executed notebooks as a static site under build/html
+	$(PYTHON) tools/execute.py --output-dir build/html --to html $(NOTEBOOKS)
+
+slides: data  ## executed notebooks as reveal.js decks under build/slides
+	$(PYTHON) tools/execute.py --output-dir build/slides --to slides $(NOTEBOOKS)
+
+student:  ## copies without solution cells under build/student
+	$(PYTHON) tools/student.py --output-dir build/student $(NOTEBOOKS)
+
+bench: data  ## benchmarks: notebook times, evaluation and losses against the reference libraries
+	$(PYTHON) tools/bench.py
+
+lint:  ## ruff on code and notebooks, and the notebook template check
+	$(PYTHON) -m ruff check utils tests tools notebooks
+	$(PYTHON) tools/stamp.py --check
+
+stamp:  ## stamp the common cells into every notebook and the syllabus into the README
+	$(PYTHON) tools/stamp.py
+
+clean:  ## remove build outputs and caches (not the datasets: rm -r data/cache for those)
+	rm -rf build .pytest_cache .ruff_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,60 @@
+"""Every notebook follows the course template (DESIGN.md section 4) and carries no outputs."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import stamp  # noqa: E402
+
+NOTEBOOKS = stamp.notebook_paths()
+SECTIONS = ("learning objectives", "prerequisites", "run time", "exercise", "pitfalls",
+            "things to try next", "references")
+
+
+def test_the_course_has_its_folders_and_notebooks():
+    for folder in ("1_foundations", "2_deep_metric_learning", "3_variations"):
+        assert (ROOT / "notebooks" / folder).is_dir()
+    assert (ROOT / "notebooks" / "00_welcome.ipynb") in NOTEBOOKS
+
+
+def test_notebooks_and_readme_are_stamped():
+    """Badge, setup cell and syllabus are exactly what tools/stamp.py writes; no outputs."""
+    stale = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS if p.read_text() != stamp.stamp(p)]
+    assert not stale, f"run `make stamp`: {stale}"
+    assert (ROOT / "README.md").read_text() == stamp.stamped_readme(), "run `make stamp`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_notebook_anatomy(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+    missing = [s for s in SECTIONS if s not in markdown]
+    assert not missing, f"{path.name} lacks sections {missing}"
+    assert re.search(r"^# \S", nb.cells[1].source, flags=re.M), "the cell after the badge holds the title"
+    tags = [set(c.metadata.get("tags", [])) for c in nb.cells]
+    assert sum("parameters" in t for t in tags) == 1, "exactly one cell tagged 'parameters'"
+    assert any("solution" in t for t in tags), "exercises need a reference solution cell tagged 'solution'"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "utils.exercises" in code or "from utils import exercises" in code, "exercises need a checker"
+    assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs committed"
+
+
+def test_setup_cell_is_identical_everywhere():
+    setups = {tuple(c.source for c in nbformat.read(p, as_version=4).cells if "setup" in c.metadata.get("tags", []))
+              for p in NOTEBOOKS}
+    assert setups == {(stamp.SETUP_SOURCE,)}
+
+
+def test_setup_cell_runs_outside_colab(capsys):
+    """Outside Colab the setup cell only imports, seeds and prints versions (no install)."""
+    source = stamp.SETUP_SOURCE.replace("%matplotlib inline", "")
+    assert "google.colab" not in sys.modules
+    exec(compile(source, "setup-cell", "exec"), {})
+    assert "torch" in capsys.readouterr().out

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make install`: set up the course in the active Python environment (venv, conda env or Colab).
+# 1. the system FluidSynth library (apt-get, brew or conda), 2. a CPU build of torch unless a
+# suitable torch is already installed (Colab's, say), 3. this package with its dev extras.
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+TORCH_RANGE=$(sed -n 's/^ *"\(torch[<>=][^"]*\)",$/\1/p' pyproject.toml)
+TORCH_CPU_INDEX=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
+
+have_fluidsynth() {
+  "$PYTHON" -c 'import ctypes.util, sys; sys.exit(0 if ctypes.util.find_library("fluidsynth") else 1)'
+}
+
+install_fluidsynth() {
+  if [ -n "${CONDA_PREFIX:-}" ] && command -v conda >/dev/null; then
+    conda install -y -c conda-forge fluidsynth
+  elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq libfluidsynth3
+  elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq libfluidsynth3
+  elif command -v brew >/dev/null; then
+    brew install fluid-synth
+  else
+    cat >&2 <<'MSG'
+FluidSynth's library is missing and this script cannot install it here. Install it, then rerun:
+  Debian/Ubuntu/Colab: sudo apt-get install libfluidsynth3
+  macOS (Homebrew):    brew install fluid-synth
+  conda:               conda install -c conda-forge fluidsynth
+MSG
+    exit 1
+  fi
+}
+
+torch_ok() {
+  "$PYTHON" - "$TORCH_RANGE" <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from packaging.requirements import Requirement
+try:
+    installed = version("torch")
+except PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if Requirement(sys.argv[1]).specifier.contains(installed, prereleases=True) else 1)
+PY
+}
+
+have_fluidsynth || install_fluidsynth
+have_fluidsynth || { echo "FluidSynth was installed but Python cannot find it (ctypes.util.find_library)." >&2; exit 1; }
+
+if torch_ok; then
+  echo "Keeping the installed torch $("$PYTHON" -c 'import torch; print(torch.__version__)')."
+else
+  echo "Installing a CPU build of $TORCH_RANGE (set TORCH_CPU_INDEX to change where from)."
+  # Fallbacks where that index is out of reach: the release the course is tested with (a local
+  # CPU wheel on some machines), then whatever the package index offers in the range.
+  "$PYTHON" -m pip install --retries 0 --timeout 20 --index-url "$TORCH_CPU_INDEX" "$TORCH_RANGE" \
+    || "$PYTHON" -m pip install "torch==2.13.*" \
+    || "$PYTHON" -m pip install "$TORCH_RANGE"
+fi
+
+"$PYTHON" -m pip install -e ".[dev]"
+"$PYTHON" -c "import utils, torch, fluidsynth; print('ml4mir', utils.__version__, 'with torch', torch.__version__, 'is ready.')"

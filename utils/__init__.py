@@ -1,0 +1,15 @@
+"""Helper package of the course *Metric Learning for Music Information Retrieval*.
+
+One module per concern; the notebooks import these modules, never the other way round:
+
+- ``course``: the notebooks' common set-up (seeding, versions) and checked claims.
+- ``data``, ``features``: the course datasets (rendered offline, cached) and their features.
+- ``evaluate``: retrieval and classification measures.
+- ``linear``: Mahalanobis metric learners written for teaching (NCA, LMNN, MMC, ITML, MLR).
+- ``losses``, ``miners``, ``samplers``, ``models``, ``train``: deep metric learning blocks.
+- ``text``: the sentence-embedding model for audio-text notebooks.
+- ``plots``, ``display``: figures, audio players and sound maps.
+- ``exercises``: checkers that give feedback on a reader's answers.
+"""
+
+__version__ = "0.1.0"
