@@ -165,3 +165,23 @@ def test_bad_training_arguments_raise():
         train(
             model, losses.TripletMarginLoss(), DataLoader(TensorDataset(*toy_problem())), epochs=0
         )
+
+
+def test_train_pairs_aligns_two_views():
+    """A two-tower model trained with CrossModalInfoNCE pairs each item with its other view."""
+    from utils.losses import CrossModalInfoNCE
+    from utils.train import TwoTower, train_pairs
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(128, 6, generator=generator)
+    b = a @ torch.randn(6, 6, generator=generator) + 0.05 * torch.randn(128, 6, generator=generator)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(a, b), batch_size=32)
+    model = TwoTower(models.MLPEncoder(6, 8, hidden=(16,)), models.MLPEncoder(6, 8, hidden=(16,)))
+    history = train_pairs(model, CrossModalInfoNCE(temperature=0.1), loader, epochs=40, lr=1e-2,
+                          seed=0, progress=False)
+    assert np.mean(history.loss[-4:]) < 0.5 * np.mean(history.loss[:4])
+    with torch.no_grad():
+        za, zb = model(a, b)
+    assert (torch.cdist(za, zb).argmin(dim=1) == torch.arange(128)).float().mean() > 0.8
+    with pytest.raises(TypeError, match="DataLoader"):
+        train_pairs(model, CrossModalInfoNCE(), (a, b))

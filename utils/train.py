@@ -125,9 +125,74 @@ def train(
     progress : bool
         Show a progress bar.
     """
+    loader = data if isinstance(data, DataLoader) else _loader_from(data)
+    history = History()
+
+    def step(batch: tuple[Tensor, Tensor], device: torch.device) -> Tensor:
+        x, labels = (t.to(device) for t in batch)
+        embeddings = model(x)
+        indices_tuple = miner(embeddings, labels) if miner is not None else None
+        if indices_tuple is not None:
+            history.mined.append(len(indices_tuple[0]))
+        return loss_fn(embeddings, labels, indices_tuple)
+
+    return _fit(model, loss_fn, loader, step, history, epochs=epochs, lr=lr, optimizer=optimizer,
+                eval_fn=eval_fn, device=device, seed=seed, progress=progress)
+
+
+class TwoTower(nn.Module):
+    """Two encoders trained jointly on paired batches: one per modality or domain.
+
+    ``forward(a, b)`` returns ``(encoder_a(a), encoder_b(b))``; row i of ``a`` and of ``b`` are a
+    positive pair (audio and its score, a solo and its mixture, a clip and its words).
+    """
+
+    def __init__(self, encoder_a: nn.Module, encoder_b: nn.Module):
+        super().__init__()
+        self.encoder_a = encoder_a
+        self.encoder_b = encoder_b
+
+    def forward(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        return self.encoder_a(a), self.encoder_b(b)
+
+
+def train_pairs(
+    model: TwoTower,
+    loss_fn: nn.Module,
+    loader: DataLoader,
+    *,
+    epochs: int = 10,
+    lr: float = 1e-3,
+    optimizer: torch.optim.Optimizer | None = None,
+    eval_fn: Callable[[nn.Module], dict[str, float] | float] | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> History:
+    """Train a :class:`TwoTower` in place on batches of pairs ``(a, b)``; return the :class:`History`.
+
+    ``loss_fn(embeddings_a, embeddings_b)`` scores the batch, e.g.
+    :class:`utils.losses.CrossModalInfoNCE`. Other arguments as in :func:`train`.
+    """
+    if not isinstance(loader, DataLoader):
+        raise TypeError("loader must be a DataLoader of (a, b) pairs")
+
+    def step(batch: tuple[Tensor, Tensor], device: torch.device) -> Tensor:
+        a, b = (t.to(device) for t in batch)
+        return loss_fn(*model(a, b))
+
+    return _fit(model, loss_fn, loader, step, History(), epochs=epochs, lr=lr, optimizer=optimizer,
+                eval_fn=eval_fn, device=device, seed=seed, progress=progress)
+
+
+def _fit(model: nn.Module, loss_fn: nn.Module, loader: DataLoader,
+         step: Callable[[tuple, torch.device], Tensor], history: History, *, epochs: int, lr: float,
+         optimizer: torch.optim.Optimizer | None, eval_fn: Callable | None,
+         device: str | torch.device | None, seed: int, progress: bool) -> History:
+    """The loop shared by :func:`train` and :func:`train_pairs`: ``step(batch, device)`` gives a
+    batch's loss; records loss, active fraction, metrics and time in ``history``."""
     if epochs < 1 or not lr > 0:
         raise ValueError(f"need epochs >= 1 and lr > 0, got epochs={epochs}, lr={lr}")
-    loader = data if isinstance(data, DataLoader) else _loader_from(data)
     device = torch.device(device) if device is not None else default_device()
     seed_everything(seed)
     model.to(device)
@@ -135,17 +200,22 @@ def train(
     optimizer = _with_loss_parameters(
         optimizer or torch.optim.Adam(model.parameters(), lr=lr), loss_fn
     )
-    history = History()
     bar = tqdm(total=epochs * len(loader), disable=not progress, desc="training", unit="step")
     for epoch in range(epochs):
         start, steps = time.perf_counter(), 0
         _set_epoch(loader, epoch)
         model.train()
-        for x, labels in loader:
-            loss = _step(model, loss_fn, miner, optimizer, x.to(device), labels.to(device), history)
+        for batch in loader:
+            loss = step(batch, device)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            history.loss.append(loss.item())
+            if getattr(loss_fn, "active_fraction", None) is not None:
+                history.active_fraction.append(loss_fn.active_fraction)
             steps += 1
             bar.update()
-            bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.4f}")
+            bar.set_postfix(epoch=epoch + 1, loss=f"{history.loss[-1]:.4f}")
         history.steps_per_epoch.append(steps)
         if eval_fn is not None:
             history.metrics.append(_evaluate(model, eval_fn))
@@ -153,22 +223,6 @@ def train(
     bar.close()
     model.eval()
     return history
-
-
-def _step(model, loss_fn, miner, optimizer, x: Tensor, labels: Tensor, history: History) -> float:
-    """One optimiser step on a batch; records loss, mined triplets and active fraction."""
-    embeddings = model(x)
-    indices_tuple = miner(embeddings, labels) if miner is not None else None
-    loss = loss_fn(embeddings, labels, indices_tuple)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    history.loss.append(loss.item())
-    if indices_tuple is not None:
-        history.mined.append(len(indices_tuple[0]))
-    if getattr(loss_fn, "active_fraction", None) is not None:
-        history.active_fraction.append(loss_fn.active_fraction)
-    return history.loss[-1]
 
 
 def _loader_from(data: tuple[Dataset, object]) -> DataLoader:
