@@ -1,0 +1,345 @@
+"""utils.data: tiny builds of the course datasets, their caches, labels, errors and command line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils import data
+from utils import features as F
+
+#: 4 programs (glockenspiel, 9, is a held-out instrument), C's only, 2 velocities: 32 notes.
+TINY_GM = {"programs": (0, 40, 56, 9), "pitch_step": 12, "velocities": (40, 120)}
+TINY_CHORALES = {"pieces": ("bach/bwv269", "bach/bwv347"), "versions": 3}
+
+
+QUIET = {"progress": False, "workers": 1}
+
+
+def gm(cache_dir, **overrides):
+    return data.load_gm_notes(cache_dir, **{**QUIET, **TINY_GM, **overrides})
+
+
+def chorales(cache_dir, **overrides):
+    return data.load_chorales(cache_dir, **{**QUIET, **TINY_CHORALES, **overrides})
+
+
+@pytest.fixture(scope="module")
+def gm_notes(tmp_path_factory):
+    return gm(tmp_path_factory.mktemp("gm"))
+
+
+@pytest.fixture(scope="module")
+def chorale_set(tmp_path_factory):
+    return chorales(tmp_path_factory.mktemp("chorales"))
+
+
+# ---------------------------------------------------------------------------------------------
+# GM notes
+
+
+def test_gm_notes_arrays_and_labels(gm_notes):
+    meta = gm_notes.meta
+    assert gm_notes.audio.dtype == np.float32 and gm_notes.sample_rate == 16000
+    assert gm_notes.audio.shape == (len(meta), 20480)
+    assert isinstance(meta.index, pd.RangeIndex)
+    expected = [(p, q, v) for p in TINY_GM["programs"] for q in data._gm_pitches(p, 12)
+                for v in TINY_GM["velocities"]]
+    assert list(zip(meta.program, meta.pitch, meta.velocity, strict=True)) == expected
+    assert (meta.family == meta.program.map(data.GM_FAMILY_OF)).all()
+    assert meta.instrument[meta.program == 40].unique().tolist() == ["Violin"]
+    assert (meta.dynamics == np.where(meta.velocity < 64, "soft", "loud")).all()
+    assert set(meta.register[meta.pitch == 36]) == {"low"} and set(meta.register[meta.pitch == 84]) == {"high"}
+    # Every clip sounds, and velocity is heard as loudness (no per-clip normalisation).
+    peaks = np.abs(gm_notes.audio).max(axis=1)
+    assert peaks.min() > 100 * data.SILENCE and peaks.max() < 1
+    loud, soft = peaks[meta.velocity == 120], peaks[meta.velocity == 40]
+    assert (loud > 2 * soft).all()
+
+
+def test_gm_groups_and_splits(gm_notes):
+    meta = gm_notes.meta
+    pairs = meta.groupby("group")[["program", "pitch"]].nunique()
+    assert (pairs == 1).all().all() and meta.group.nunique() == len(meta) // 2
+    test_programs = set(meta.program[meta.split == "test"])
+    assert test_programs == {9} and test_programs <= set(data.GM_HELD_OUT)
+    assert not test_programs & set(meta.program[meta.split != "test"])
+    # A (program, pitch) group never straddles train and validation.
+    assert (meta.groupby("group").split.nunique() == 1).all()
+    assert (meta.groupby("pitch").pitch_split.nunique() == 1).all()
+    assert set(meta.pitch_split) == {"train", "test"}
+
+
+def test_gm_build_is_deterministic_and_independent_of_workers(gm_notes, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_GM_CHUNK", 1)  # one task per program, in two spawned processes
+    again = gm(tmp_path / "two", workers=2)
+    np.testing.assert_array_equal(again.audio, gm_notes.audio)
+    pd.testing.assert_frame_equal(again.meta, gm_notes.meta)
+
+
+def test_a_note_does_not_depend_on_the_others(gm_notes, tmp_path):
+    alone = gm(tmp_path, programs=(40,), velocities=(120,))
+    row = alone.meta.index[alone.meta.pitch == 72][0]
+    same = gm_notes.meta.index[(gm_notes.meta.program == 40) & (gm_notes.meta.pitch == 72)
+                               & (gm_notes.meta.velocity == 120)][0]
+    np.testing.assert_array_equal(alone.audio[row], gm_notes.audio[same])
+
+
+def test_silent_presets_are_dropped(tmp_path, monkeypatch):
+    # The baritone sax (67) has no sample above MIDI 79 in TimGM6mb; only its sounding pitches stay.
+    monkeypatch.setitem(data.GM_RANGE, 67, (72, 90))
+    monkeypatch.setitem(data.GM_FAMILY_OF, 67, "reed")
+    notes = gm(tmp_path, programs=(67,), pitch_step=6)
+    assert notes.meta.pitch.tolist() == [72, 72, 78, 78]
+    manifest = json.loads((notes.cache_dir / data.MANIFEST).read_text())
+    assert manifest["info"]["silent_program_pitches"] == ["67:84", "67:90"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cache
+
+
+def test_cache_hit_is_fast_and_identical(gm_notes, monkeypatch):
+    def no_build(*args, **kwargs):
+        raise AssertionError("a valid cache was rebuilt")
+
+    monkeypatch.setattr(data, "_build_into_cache", no_build)
+    start = time.perf_counter()
+    loaded = gm(gm_notes.cache_dir.parent)
+    assert time.perf_counter() - start < 1.0
+    np.testing.assert_array_equal(loaded.audio, gm_notes.audio)
+    pd.testing.assert_frame_equal(loaded.meta, gm_notes.meta)
+
+
+def _truncate(directory):
+    path = directory / "audio.npy"
+    path.write_bytes(path.read_bytes()[:-1000])
+
+
+def _flip_bytes(directory):
+    path = directory / "audio.npy"
+    raw = bytearray(path.read_bytes())
+    raw[5000:5004] = bytes(255 - b for b in raw[5000:5004])
+    path.write_bytes(bytes(raw))
+
+
+def _edit_manifest(key, value):
+    def edit(directory):
+        manifest = json.loads((directory / data.MANIFEST).read_text())
+        manifest[key] = value if key != "params" else {**manifest["params"], "pitch_step": 7}
+        (directory / data.MANIFEST).write_text(json.dumps(manifest))
+    return edit
+
+
+def _corrupt_meta(directory):
+    path = directory / "meta.csv"
+    path.write_text(path.read_text().replace("Violin", "Vi0lin"))  # same size
+
+
+def _delete_manifest(directory):
+    (directory / data.MANIFEST).unlink()
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (_truncate, "truncated"),
+    (_flip_bytes, "corrupted"),
+    (_corrupt_meta, "corrupted"),
+    (_edit_manifest("format_version", 0), "format version"),
+    (_edit_manifest("params", None), "parameters differ"),
+    (_edit_manifest("files", None), "sizes and checksums"),
+    (_delete_manifest, "manifest is missing"),
+])
+def test_damaged_cache_is_rebuilt_with_a_message(gm_notes, tmp_path, damage, reason):
+    built = gm(tmp_path)
+    damage(built.cache_dir)
+    with pytest.warns(data.StaleCacheWarning, match=reason):
+        rebuilt = gm(tmp_path)
+    np.testing.assert_array_equal(rebuilt.audio, gm_notes.audio)
+    pd.testing.assert_frame_equal(rebuilt.meta, gm_notes.meta)
+    assert not list(tmp_path.glob(".*")), "temporary directories were left behind"
+
+
+def test_features_are_cached_and_checked(tmp_path):
+    notes = gm(tmp_path, programs=(0,))
+    logmel = notes.features("logmel")
+    np.testing.assert_array_equal(logmel, F.logmel(notes.audio))
+    assert logmel.shape == (len(notes), F.N_MELS, 41) and logmel.dtype == np.float32
+    stats = notes.features("mfcc_stats")
+    np.testing.assert_allclose(stats, F.mfcc_stats(notes.audio), rtol=1e-5, atol=1e-4)
+    assert notes.feature_names("mfcc_stats") == F.mfcc_stats_names()
+    path = notes.cache_dir / "features" / "logmel.npy"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.warns(data.StaleCacheWarning, match="logmel"):
+        np.testing.assert_array_equal(notes.features("logmel"), logmel)
+    assert gm(tmp_path, programs=(0,)).features("logmel").flags.writeable
+
+
+def test_tutorial_table_has_the_original_layout(gm_notes):
+    table = gm_notes.tutorial_table()
+    assert list(table.columns) == F.TUTORIAL_COLUMNS and len(table) == len(gm_notes)
+    assert table.index[0] == "train/keyboard_000-036-040.wav"
+    assert set(table.instrument) == set(gm_notes.meta.family)
+    assert len(gm_notes.tutorial_table("test")) == (gm_notes.meta.split == "test").sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# Chorales
+
+
+def test_chorale_arrays(chorale_set):
+    n = len(chorale_set.meta)
+    assert n == 2 * 3  # two pieces, one excerpt each, three versions
+    assert chorale_set.audio.shape == (n, 64000) and chorale_set.stems.shape == (n, 4, 64000)
+    assert chorale_set.piano_roll.shape == (n, 128, F.n_frames(64000))
+    assert chorale_set.voice_rolls.shape == (n, 4, 128, F.n_frames(64000))
+    # The mixture is exactly the sum of the stems.
+    np.testing.assert_array_equal(chorale_set.audio, chorale_set.stems.sum(axis=1))
+    assert np.abs(chorale_set.audio).max() < 1
+
+
+def test_chorale_labels(chorale_set):
+    meta = chorale_set.meta
+    assert set(meta.piece) == {"bwv269", "bwv347"}
+    assert (meta.groupby("excerpt").piece.nunique() == 1).all()
+    assert (meta.groupby("excerpt").ensemble.nunique() == 3).all()  # versions differ
+    assert (meta.groupby("piece").split.nunique() == 1).all()
+    names = data.PITCH_NAMES
+    shifted = [names[(names.index(k) + t) % 12] for k, t in zip(meta.original_key, meta["transpose"], strict=True)]
+    assert meta.key.tolist() == shifted
+    assert set(meta["mode"]) <= {"major", "minor"}
+    low, high = data.ChoralesParams().tempo_range
+    assert meta.tempo.between(low, high).all()
+
+
+def test_chorale_rolls_follow_the_transposition(chorale_set):
+    meta, rolls = chorale_set.meta, chorale_set.piano_roll
+    for _, rows in meta.groupby("excerpt"):
+        pitch_sets = [set(np.flatnonzero(rolls[i].any(axis=1)) - t)
+                      for i, t in zip(rows.index, rows["transpose"], strict=True)]
+        assert all(s == pitch_sets[0] for s in pitch_sets)
+
+
+def test_chorale_rolls_are_aligned_with_the_audio(chorale_set):
+    # Where a voice's roll is on, its stem sounds; after the last note ends, it soon falls silent.
+    stems = chorale_set.stems
+    frames = F.n_frames(stems.shape[-1])
+    padded = np.pad(stems, [(0, 0), (0, 0), (F.HOP_LENGTH // 2, F.HOP_LENGTH)])
+    energy = np.stack([np.abs(padded[..., t * F.HOP_LENGTH: t * F.HOP_LENGTH + F.HOP_LENGTH]).max(-1)
+                       for t in range(frames)], axis=-1)
+    active = chorale_set.voice_rolls.any(axis=2)
+    assert (energy[active] > 1e-3).all()
+    first_silent = active.shape[-1] - np.argmax(active[..., ::-1], axis=-1)
+    assert (first_silent < frames).all()
+    onset = np.argmax(active, axis=-1)
+    assert (onset == 0).all()  # every voice sounds from the excerpt's first beat
+
+
+def test_chorale_build_is_deterministic(chorale_set, tmp_path):
+    again = chorales(tmp_path)
+    np.testing.assert_array_equal(again.stems, chorale_set.stems)
+    np.testing.assert_array_equal(again.voice_rolls, chorale_set.voice_rolls)
+    pd.testing.assert_frame_equal(again.meta, chorale_set.meta)
+
+
+def test_chorale_stem_features(chorale_set):
+    logmel = chorale_set.features("logmel", source="stems")
+    assert logmel.shape == (len(chorale_set), 4, F.N_MELS, F.n_frames(64000))
+    np.testing.assert_allclose(logmel[1, 2], F.logmel(chorale_set.stems[1, 2][None])[0], atol=1e-4)
+    with pytest.raises(ValueError, match="unknown source 'voices'"):
+        chorale_set.features("logmel", source="voices")
+
+
+def test_gm_notes_have_no_stems(gm_notes):
+    with pytest.raises(ValueError, match="unknown source 'stems' for gm_notes"):
+        gm_notes.features("logmel", source="stems")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_unknown_names_and_parameters(tmp_path):
+    with pytest.raises(TypeError, match="unknown parameter.*n_notes"):
+        data.load_gm_notes(tmp_path, n_notes=3)
+    with pytest.raises(ValueError, match="programs"):
+        data.load_gm_notes(tmp_path, programs=(3,))
+    with pytest.raises(ValueError, match="velocities"):
+        data.load_gm_notes(tmp_path, velocities=(0, 200))
+    with pytest.raises(ValueError, match="unknown dataset 'nsynth'"):
+        data.load("nsynth", tmp_path)
+    with pytest.raises(ValueError, match="unknown chorale"):
+        data.load_chorales(tmp_path, pieces=("bach/bwv0",))
+    with pytest.raises(ValueError, match="longer than clip_seconds"):
+        data.load_chorales(tmp_path, tempo_range=(40, 60))
+
+
+def test_unknown_feature_kind(gm_notes):
+    with pytest.raises(ValueError, match="unknown feature kind 'mfcc'"):
+        gm_notes.features("mfcc")
+    with pytest.raises(ValueError, match="not tabular"):
+        gm_notes.feature_names("logmel")
+
+
+def test_bad_soundfonts(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.load_gm_notes(tmp_path, soundfont=tmp_path / "missing.sf2")
+    fake = tmp_path / "fake.sf2"
+    fake.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    with pytest.raises(ValueError, match="not a SoundFont"):
+        data.load_gm_notes(tmp_path, soundfont=fake)
+
+
+def test_another_soundfont_is_a_different_dataset(gm_notes, tmp_path):
+    copy = tmp_path / "copy.sf2"
+    copy.write_bytes(data.default_soundfont().read_bytes())
+    same_font = gm(gm_notes.cache_dir.parent, soundfont=str(copy))
+    assert same_font.cache_dir == gm_notes.cache_dir  # identified by content, not by path
+
+
+def test_unwritable_cache_directory(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(PermissionError, match="not writable.*ML4MIR_DATA"):
+        gm(blocker / "cache")
+
+
+def test_missing_fluidsynth_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "fluidsynth", None)
+    with pytest.raises(ImportError) as error:
+        data.import_fluidsynth()
+    for hint in ("apt-get install", "brew install fluid-synth", "conda install", "Colab"):
+        assert hint in str(error.value)
+
+
+def test_cache_root_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path))
+    assert data.default_cache_root() == tmp_path
+    monkeypatch.delenv(data.CACHE_ENV)
+    assert data.default_cache_root().parts[-2:] == ("data", "cache")
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def test_cli_help():
+    done = subprocess.run([sys.executable, "-m", "utils.data", "build", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "--cache-dir" in done.stdout and "gm_notes" in done.stdout
+
+
+def test_cli_builds_into_the_cache_dir(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(data.DATASETS, "gm_notes", functools.partial(data.load_gm_notes, **TINY_GM))
+    assert data.main(["build", "gm_notes", "--cache-dir", str(tmp_path), "--features", "logmel"]) == 0
+    assert "gm_notes: 32 clips" in capsys.readouterr().out
+    (directory,) = tmp_path.glob("gm_notes-*")
+    assert (directory / "features" / "logmel.npy").is_file()
+    with pytest.raises(SystemExit):
+        data.main(["build", "nsynth"])
