@@ -12,8 +12,9 @@ rebuilt from the notebooks' titles and first sentences. The repository slug come
 
 Usage::
 
-    python tools/stamp.py            # rewrite notebooks and README in place
-    python tools/stamp.py --check    # exit 1, listing what would change (make lint, the tests)
+    python tools/stamp.py                 # rewrite every notebook and the README in place
+    python tools/stamp.py NOTEBOOK ...    # only these notebooks (not the README)
+    python tools/stamp.py --check         # exit 1, listing what would change (make lint, the tests)
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def stamp(notebook: Path) -> str:
             cell.outputs = []
             cell.execution_count = None
         cell.metadata.pop("execution", None)
+    nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     return nbformat.writes(nb) + "\n"
@@ -136,10 +138,13 @@ def stamped_readme() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks")
     parser.add_argument("--check", action="store_true", help="only report what would change")
     args = parser.parse_args(argv)
-    targets = {path: stamp(path) for path in notebook_paths()}
-    targets[README] = stamped_readme()
+    paths = [p.resolve() for p in args.notebooks] or notebook_paths()
+    targets = {path: stamp(path) for path in paths}
+    if not args.notebooks:
+        targets[README] = stamped_readme()
     stale = [path for path, text in targets.items() if path.read_text() != text]
     for path in stale:
         if args.check:

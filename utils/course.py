@@ -96,7 +96,7 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def setup(seed: int = 0, quiet: bool = False) -> dict[str, str]:
+def setup(seed: int = 0, quiet: bool = False) -> None:
     """Seed everything, apply the course's plot style, report versions and warn on bad ones."""
     if os.environ.get("ML4MIR_OFFLINE") == "1":
         block_network()
@@ -111,7 +111,6 @@ def setup(seed: int = 0, quiet: bool = False) -> dict[str, str]:
     warn_on_known_bad_versions()
     if not quiet:
         print("  ".join(f"{name} {version}" for name, version in found.items()))
-    return found
 
 
 def claim(statement: str, holds: bool) -> None:

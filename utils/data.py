@@ -1206,8 +1206,8 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"cache root (default: ${CACHE_ENV} or data/cache)")
     build.add_argument("--rebuild", action="store_true", help="rebuild even if the cache is valid")
     build.add_argument("--workers", type=int, default=None, help="rendering processes (default 2)")
-    build.add_argument("--features", nargs="*", default=["logmel", "mfcc_stats"], metavar="KIND",
-                       help="features to precompute (default: logmel mfcc_stats)")
+    build.add_argument("--features", nargs="*", default=list(FEATURE_KINDS), metavar="KIND",
+                       help="features to precompute (default: all: " + " ".join(FEATURE_KINDS) + ")")
     return parser
 
 
