@@ -1,0 +1,116 @@
+"""Checkers for notebook 1.1, distances and retrieval (notebooks/1_foundations/01_distances_and_retrieval.ipynb).
+
+- :func:`check_angular_distances`: the angle between two vectors, a metric where cosine distance
+  is not.
+- :func:`check_reciprocal_ranks`: the reciprocal rank of each query from its ranked relevance,
+  compared with :func:`utils.evaluate.reciprocal_rank`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from utils.evaluate import reciprocal_rank
+from utils.exercises import check
+
+
+def _stub_answer(function: Callable | None, *example) -> Callable | None:
+    """``None`` when a stub function still returns ``...`` on ``example``, else the function.
+
+    A function returning ``None`` is attempted (it forgot ``return``) and gets that hint.
+    """
+    if callable(function) and function(*example) is Ellipsis:
+        return None
+    return function
+
+
+def _as_array(got, name: str, shape: tuple[int, ...]) -> np.ndarray | str:
+    """The reader's result as a float array of ``shape``, or a hint saying what is wrong."""
+    if got is None:
+        return f"{name} returned None: did you forget `return`?"
+    array = np.asarray(got, dtype=float)
+    if array.shape != shape:
+        return f"{name} should return an array of shape {shape}; got shape {array.shape}."
+    return array
+
+
+def reference_angular_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between each row of ``a`` ``(n_a, D)`` and each row of ``b`` ``(n_b, D)``, over pi.
+
+    Returns ``(n_a, n_b)`` values in [0, 1]: 0 for the same direction, 1 for opposite ones.
+    """
+    unit_a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    unit_b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.arccos(np.clip(unit_a @ unit_b.T, -1, 1)) / np.pi
+
+
+def _triangle_violations(distances: np.ndarray, tolerance: float = 1e-9) -> int:
+    """Ordered triples ``(i, j, k)`` with ``d(i, k) > d(i, j) + d(j, k)`` in a square matrix."""
+    return int((distances[:, None, :] > distances[:, :, None] + distances[None, :, :] + tolerance).sum())
+
+
+def check_angular_distances(angular_distances: Callable | None) -> bool:
+    """The reader's ``angular_distances(a, b) -> (n_a, n_b)`` against the reference.
+
+    Random vectors, a few of them parallel or opposite to others (where rounding puts the cosine
+    just outside [-1, 1]); the answer must match and satisfy the triangle inequality.
+    """
+    def verdict(function: Callable) -> str | None:
+        rng = np.random.default_rng(0)
+        points = rng.normal(size=(40, 6))
+        points[30:] = points[:10] * rng.uniform(0.1, 10, size=(10, 1)) * np.repeat([1, -1], 5)[:, None]
+        got = _as_array(function(points, points[:25]), "angular_distances", (40, 25))
+        if isinstance(got, str):
+            return got
+        expected = reference_angular_distances(points, points[:25])
+        if np.isnan(got).any():
+            return "some distances are NaN: clip the cosine to [-1, 1] before np.arccos (rounding pushes it out)."
+        cosine_distance = 1 - np.cos(np.pi * expected)
+        if np.allclose(got, cosine_distance, atol=1e-6):
+            return "this is the cosine distance 1 - cos(angle); the angular distance is the angle itself."
+        if np.allclose(got, np.pi * expected, atol=1e-6):
+            return "right angle, wrong unit: divide the angle (radians) by pi so that distances lie in [0, 1]."
+        if not np.allclose(got, expected, atol=1e-6):
+            worst = np.unravel_index(np.abs(got - expected).argmax(), got.shape)
+            return f"distance between a[{worst[0]}] and b[{worst[1]}] is {got[worst]:.4f}, expected {expected[worst]:.4f}."
+        square = function(points, points)
+        if _triangle_violations(np.asarray(square, dtype=float), tolerance=1e-6):
+            return "your distances break the triangle inequality on some triples."
+        return None
+
+    answer = _stub_answer(angular_distances, np.ones((1, 2)), np.ones((1, 2)))
+    return check(answer, verdict, "angular distances agree with the reference and satisfy the triangle inequality.")
+
+
+def check_reciprocal_ranks(reciprocal_ranks: Callable | None) -> bool:
+    """The reader's ``reciprocal_ranks(ranked_relevance) -> (n_queries,)`` against utils.evaluate.
+
+    ``ranked_relevance`` is a 0/1 array ``(n_queries, list_length)`` in ranked order, each row
+    with at least one relevant item.
+    """
+    def verdict(function: Callable) -> str | None:
+        rng = np.random.default_rng(0)
+        relevance = (rng.random((50, 30)) < 0.15).astype(int)
+        relevance[np.arange(50), rng.integers(0, 30, size=50)] = 1  # a relevant item in every row
+        relevance[0, 0] = 1
+        got = function(relevance.copy())
+        if got is not None and np.ndim(got) == 0:
+            return "return one reciprocal rank per query, shape (n_queries,); MRR is their mean."
+        got = _as_array(got, "reciprocal_ranks", (50,))
+        if isinstance(got, str):
+            return got
+        expected = reciprocal_rank(relevance)
+        if not np.isfinite(got).all():
+            return "some values are infinite or NaN: ranks start at 1 (the first result), not 0."
+        first_index = relevance.argmax(axis=1)
+        if np.allclose(got[first_index > 0], 1 / first_index[first_index > 0]):
+            return "off by one: the first result has rank 1, so its reciprocal rank is 1."
+        if not np.allclose(got, expected):
+            query = int(np.abs(got - expected).argmax())
+            return f"query {query}: expected {expected[query]:.4f}, got {got[query]:.4f}."
+        return None
+
+    answer = _stub_answer(reciprocal_ranks, np.ones((1, 2)))
+    return check(answer, verdict, "reciprocal ranks agree with utils.evaluate.reciprocal_rank.")
