@@ -39,7 +39,10 @@ SETUP_SOURCE = f'''\
 # Common setup, stamped by tools/stamp.py (identical in every notebook; edit the script, not this cell).
 # On Google Colab it installs FluidSynth and the course package once; elsewhere it only imports,
 # seeds and reports versions.
-import os, subprocess, sys
+import os
+import subprocess
+import sys
+
 if "google.colab" in sys.modules:
     if not os.path.exists("{CLONE_DIR}/.installed"):
         subprocess.run("apt-get -qq install -y libfluidsynth3 > /dev/null", shell=True, check=True)
@@ -51,6 +54,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "{CLONE_DIR}")
 %matplotlib inline
 from utils.course import setup
+
 setup(seed=0)'''
 
 
