@@ -344,6 +344,16 @@ class _GradientLearner(_MahalanobisLearner):
 # ----------------------------------------------------------------------------------------------
 
 
+class _PairLearner:
+    """Pair-constraint learners: ``fit(X, y)`` samples pairs from labels, then ``fit_pairs``."""
+
+    def fit(self, X, y):
+        """Fit on pairs sampled from labels y (n_samples,) with :func:`sample_pairs`."""
+        X, codes = _check_labelled(X, y)
+        n_pairs = _default_n_constraints(self.n_constraints, codes)
+        return self.fit_pairs(X, *sample_pairs(codes, n_pairs, self.random_state))
+
+
 class LDA(_MahalanobisLearner):
     """Fisher's linear discriminant analysis, scikit-learn's, seen as a Mahalanobis learner.
 
@@ -676,7 +686,7 @@ def _mmc_loss(L: torch.Tensor, similar: torch.Tensor, dissimilar: torch.Tensor) 
     return -spread.log() + 0.5 * compactness.log()
 
 
-class MMC(_GradientLearner):
+class MMC(_PairLearner, _GradientLearner):
     r"""Mahalanobis Metric for Clustering (Xing, Ng, Jordan & Russell, NeurIPS 2002).
 
     Spread the dissimilar pairs :math:`\mathcal{D}` apart while keeping the similar pairs
@@ -730,12 +740,6 @@ class MMC(_GradientLearner):
         self.tol = tol
         self.random_state = random_state
 
-    def fit(self, X, y) -> MMC:
-        """Fit on pairs sampled from labels y (n_samples,) with :func:`sample_pairs`."""
-        X, codes = _check_labelled(X, y)
-        n_pairs = _default_n_constraints(self.n_constraints, codes)
-        return self.fit_pairs(X, *sample_pairs(codes, n_pairs, self.random_state))
-
     def fit_pairs(self, X, pairs, same) -> MMC:
         """Fit on explicit pairs (m, 2) of row indices of X, ``same`` (m,) True when similar."""
         X = _check_X(X)
@@ -762,7 +766,7 @@ def _logdet_divergence(A: np.ndarray) -> float:
     return float(np.trace(A) - np.linalg.slogdet(A)[1] - len(A))
 
 
-class ITML(_MahalanobisLearner):
+class ITML(_PairLearner, _MahalanobisLearner):
     r"""Information-Theoretic Metric Learning (Davis, Kulis, Jain, Sra & Dhillon, ICML 2007).
 
     Stay as close as possible to the Euclidean metric, in LogDet divergence, while similar pairs
@@ -827,12 +831,6 @@ class ITML(_MahalanobisLearner):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
-
-    def fit(self, X, y) -> ITML:
-        """Fit on pairs sampled from labels y (n_samples,) with :func:`sample_pairs`."""
-        X, codes = _check_labelled(X, y)
-        n_pairs = _default_n_constraints(self.n_constraints, codes)
-        return self.fit_pairs(X, *sample_pairs(codes, n_pairs, self.random_state))
 
     def fit_pairs(self, X, pairs, same) -> ITML:
         """Fit on explicit pairs (m, 2) of row indices of X, ``same`` (m,) True when similar."""

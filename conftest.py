@@ -1,4 +1,5 @@
-"""Shared test set-up: no network, a time table per notebook, headless plots."""
+"""Shared test set-up (the root, so it sees notebooks/ too): no network, a time table per notebook,
+headless plots."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from utils.course import block_network
 
 matplotlib.use("Agg")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_failed: set[str] = set()
 
