@@ -51,9 +51,10 @@ if torch_ok; then
   echo "Keeping the installed torch $("$PYTHON" -c 'import torch; print(torch.__version__)')."
 else
   echo "Installing a CPU build of $TORCH_RANGE (set TORCH_CPU_INDEX to change where from)."
-  # Fallbacks where that index is out of reach: the release the course is tested with (a local
-  # CPU wheel on some machines), then whatever the package index offers in the range.
-  "$PYTHON" -m pip install --retries 0 --timeout 20 --index-url "$TORCH_CPU_INDEX" "$TORCH_RANGE" \
+  # --isolated: only that index, whatever pip.conf adds. Fallbacks where that index is out of
+  # reach: the release the course is tested with (a local CPU wheel on some machines), then
+  # whatever the package index offers in the range.
+  "$PYTHON" -m pip install --isolated --retries 0 --timeout 20 --index-url "$TORCH_CPU_INDEX" "$TORCH_RANGE" \
     || "$PYTHON" -m pip install "torch==2.13.*" \
     || "$PYTHON" -m pip install "$TORCH_RANGE"
 fi
