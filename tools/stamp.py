@@ -4,7 +4,10 @@ Every notebook gets, from this one script:
 
 - a first markdown cell (tagged ``badge``) with the Open-in-Colab badge for its own path;
 - the common setup cell (tagged ``setup``), identical everywhere;
-- no outputs and no execution counts (outputs are never committed).
+- no outputs and no execution counts (outputs are never committed);
+- slide metadata for ``make slides`` and RISE: ``#``/``##`` headings open a slide, ``###`` headings a
+  sub-slide, the badge, setup, parameters and solution cells are skipped, and other cells keep the
+  type their author gave them (``-``, ``fragment`` or ``notes``), by default a fragment for code.
 
 The README's syllabus table (between ``<!-- syllabus:start -->`` and ``<!-- syllabus:end -->``) is
 rebuilt from the notebooks' titles and first sentences. The repository slug comes from
@@ -90,6 +93,23 @@ def _put(cells: list, tag: str, cell, position: int) -> None:
     cells.insert(position, cell)
 
 
+SKIPPED_IN_SLIDES = ("badge", "setup", "parameters", "solution")
+AUTHOR_SLIDE_TYPES = ("-", "fragment", "notes")
+
+
+def slide_type(cell: dict) -> str:
+    """The slide type of a cell: forced for tagged cells and headings, else the author's or a default."""
+    if any(_tagged(cell, tag) for tag in SKIPPED_IN_SLIDES):
+        return "skip"
+    heading = re.match(r"(#{1,3}) ", cell.source) if cell.cell_type == "markdown" else None
+    if heading:
+        return "subslide" if len(heading.group(1)) == 3 else "slide"
+    chosen = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
+    if chosen in AUTHOR_SLIDE_TYPES:
+        return chosen
+    return "fragment" if cell.cell_type == "code" else "-"
+
+
 def stamp(notebook: Path) -> str:
     """The stamped JSON text of a notebook (badge, setup cell, no outputs)."""
     nb = nbformat.read(notebook, as_version=4)
@@ -97,6 +117,7 @@ def stamp(notebook: Path) -> str:
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     _put(nb.cells, "setup", nbformat.v4.new_code_cell(SETUP_SOURCE), first_code)
     for cell in nb.cells:
+        cell.metadata["slideshow"] = {"slide_type": slide_type(cell)}
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
