@@ -56,6 +56,16 @@ def test_stubs_are_not_attempted(capsys):
     assert "Not attempted" in capsys.readouterr().out
 
 
+def test_a_forgotten_return_gets_a_hint():
+    # these stubs end in `return ...`, so a None is a forgotten `return`, not the untouched stub
+    with pytest.raises(WrongAnswer, match="forget `return`"):
+        ex.check_triplet_accuracy(lambda e, t: None)
+    with pytest.raises(WrongAnswer, match="forget `return`"):
+        ex.check_triplet_count(lambda p, k: None)
+    with pytest.raises(WrongAnswer, match="three index tensors"):
+        ex.check_semihard_miner(lambda e, y, m: None)
+
+
 def test_right_answers_pass():
     assert ex.check_triplet_accuracy(triplet_accuracy)
     assert ex.check_heldout_triplets(sample_triplets)

@@ -38,3 +38,11 @@ def test_forgetting_the_groups_gets_a_hint():
 def test_a_wrong_number_is_refused():
     with pytest.raises(WrongAnswer, match="expected about"):
         check_precision_at_1(lambda e, y, g: 0.999)
+
+
+def test_a_forgotten_return_gets_a_hint():
+    def forgot_return(embeddings, labels, groups):  # the stub ends in `return ...`: None is a slip
+        _precision_at_1(embeddings, labels, groups)
+
+    with pytest.raises(WrongAnswer, match="forget `return`"):
+        check_precision_at_1(forgot_return)

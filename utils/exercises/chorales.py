@@ -14,14 +14,7 @@ from typing import Any
 import numpy as np
 
 from utils.evaluate import first_relevant_rank, relevant_ranks, retrieval_report
-from utils.exercises import check, not_attempted
-
-
-def _stub_or_function(function: Any, *probe: Any) -> Any:
-    """``None`` when ``function`` is missing or is the stub that still returns ``...``."""
-    if callable(function) and not_attempted(function(*probe)):
-        return None
-    return function
+from utils.exercises import check, stub_or_function
 
 
 def _returned_none(value: Any) -> str | None:
@@ -64,7 +57,7 @@ def check_optimal_transposition_index(function: Callable | None) -> bool:
             return "on unrelated profiles your shift is not the one with the largest dot product."
         return None
 
-    function = _stub_or_function(function, np.ones(12), np.ones(12))
+    function = stub_or_function(function, np.ones(12), np.ones(12), none_is_stub=True)
     return check(function, verdict, "your OTI finds the transposition between two chroma profiles.")
 
 
@@ -90,7 +83,7 @@ def check_mean_rank_first_relevant(function: Callable | None) -> bool:
             return f"expected MR1 = {expected:.4f} on random data, got {float(got):.4f} (ranks start at 1)."
         return None
 
-    function = _stub_or_function(function, np.zeros((2, 2)), np.zeros(2))
+    function = stub_or_function(function, np.zeros((2, 2)), np.zeros(2), none_is_stub=True)
     return check(function, verdict, f"MR1 agrees with utils.evaluate ({expected:.3f} on the test data).")
 
 
@@ -132,7 +125,7 @@ def check_partner_ranks(function: Callable | None) -> bool:
             return "some ranks differ from utils.evaluate.first_relevant_rank on random data."
         return None
 
-    function = _stub_or_function(function, np.eye(2))
+    function = stub_or_function(function, np.eye(2), none_is_stub=True)
     return check(function, verdict, "the partner ranks agree with utils.evaluate.first_relevant_rank.")
 
 
@@ -173,5 +166,5 @@ def check_transpose_roll(function: Callable | None) -> bool:
             return f"transposing by {semitones} semitones gives a different roll than expected."
         return None
 
-    function = _stub_or_function(function, np.zeros((2, 2)), 0)
+    function = stub_or_function(function, np.zeros((2, 2)), 0, none_is_stub=True)
     return check(function, verdict, "your transposition moves every note and drops those leaving the range.")

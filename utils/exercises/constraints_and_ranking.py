@@ -18,14 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from utils.evaluate import average_precision, binary_ndcg_at_k, triplet_accuracy
-from utils.exercises import check
-
-
-def _stub_answer(function: Callable | None, *example) -> Callable | None:
-    """``None`` when a stub function still returns ``...`` on ``example``, else the function."""
-    if callable(function) and function(*example) is Ellipsis:
-        return None
-    return function
+from utils.exercises import check, stub_or_function
 
 
 def _as_float(got, name: str) -> float | str:
@@ -75,7 +68,7 @@ def check_noisy_listener(listener: Callable | None) -> bool:
             return "the same seed should give the same answers: draw from np.random.default_rng(seed)."
         return None
 
-    return check(_stub_answer(listener, example, 0.1, 0), verdict,
+    return check(stub_or_function(listener, example, 0.1, 0, none_is_stub=False), verdict,
                  "your listener errs at the rate you ask for, and reproducibly.")
 
 
@@ -101,7 +94,7 @@ def check_triplet_accuracy(accuracy: Callable | None) -> bool:
             return f"got {got:.4f}, expected {expected:.4f} (a tie d(a, p) == d(a, n) counts as an error)."
         return None
 
-    return check(_stub_answer(accuracy, points, triplets[:10]), verdict,
+    return check(stub_or_function(accuracy, points, triplets[:10], none_is_stub=False), verdict,
                  "matches utils.evaluate.triplet_accuracy, ties included.")
 
 
@@ -128,7 +121,7 @@ def check_average_precision(average_precision_of: Callable | None) -> bool:
                         "relevant item (ranks start at 1).")
         return None
 
-    return check(_stub_answer(average_precision_of, np.array([1, 0, 1])), verdict,
+    return check(stub_or_function(average_precision_of, np.array([1, 0, 1]), none_is_stub=False), verdict,
                  "matches utils.evaluate.average_precision.")
 
 
@@ -148,5 +141,5 @@ def check_ndcg_at_k(ndcg_at_k: Callable | None) -> bool:
                             "divided by the DCG@k of the ideal order (all relevant items first).")
         return None
 
-    return check(_stub_answer(ndcg_at_k, np.array([1, 0, 1]), 2), verdict,
+    return check(stub_or_function(ndcg_at_k, np.array([1, 0, 1]), 2, none_is_stub=False), verdict,
                  "matches utils.evaluate.binary_ndcg_at_k.")

@@ -13,17 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from utils.evaluate import reciprocal_rank
-from utils.exercises import check
-
-
-def _stub_answer(function: Callable | None, *example) -> Callable | None:
-    """``None`` when a stub function still returns ``...`` on ``example``, else the function.
-
-    A function returning ``None`` is attempted (it forgot ``return``) and gets that hint.
-    """
-    if callable(function) and function(*example) is Ellipsis:
-        return None
-    return function
+from utils.exercises import check, stub_or_function
 
 
 def _as_array(got, name: str, shape: tuple[int, ...]) -> np.ndarray | str:
@@ -80,7 +70,7 @@ def check_angular_distances(angular_distances: Callable | None) -> bool:
             return "your distances break the triangle inequality on some triples."
         return None
 
-    answer = _stub_answer(angular_distances, np.ones((1, 2)), np.ones((1, 2)))
+    answer = stub_or_function(angular_distances, np.ones((1, 2)), np.ones((1, 2)), none_is_stub=False)
     return check(answer, verdict, "angular distances agree with the reference and satisfy the triangle inequality.")
 
 
@@ -112,5 +102,5 @@ def check_reciprocal_ranks(reciprocal_ranks: Callable | None) -> bool:
             return f"query {query}: expected {expected[query]:.4f}, got {got[query]:.4f}."
         return None
 
-    answer = _stub_answer(reciprocal_ranks, np.ones((1, 2)))
+    answer = stub_or_function(reciprocal_ranks, np.ones((1, 2)), none_is_stub=False)
     return check(answer, verdict, "reciprocal ranks agree with utils.evaluate.reciprocal_rank.")

@@ -15,21 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from utils.exercises import check, not_attempted
+from utils.exercises import check, stub_or_function
 from utils.losses import ArcFaceLoss, NTXentLoss, SupConLoss
-
-
-def _stub_or_none(function: Any, *probe: Any) -> Any:
-    """``None`` when ``function`` is a placeholder or a stub that still returns ``...``; else itself."""
-    if not_attempted(function):
-        return None
-    if callable(function):
-        try:
-            if not_attempted(function(*probe)):
-                return None
-        except Exception:  # a real attempt that fails on the probe is judged by the verdict
-            pass
-    return function
 
 
 def _as_float(value: Any) -> float | None:
@@ -84,7 +71,7 @@ def check_supcon(function: Callable | None) -> bool:
         return None
 
     probe = batches[0]
-    function = _stub_or_none(function, *probe, 0.1)
+    function = stub_or_function(function, *probe, 0.1, none_is_stub=True)
     return check(function, verdict, "supcon agrees with utils.losses.SupConLoss.")
 
 
@@ -132,7 +119,7 @@ def check_arcface(function: Callable | None) -> bool:
                     "Only the target class's logit gets the margin; all logits are multiplied by the scale.")
         return None
 
-    function = _stub_or_none(function, embeddings, labels, proxies, 28.6, 64.0)
+    function = stub_or_function(function, embeddings, labels, proxies, 28.6, 64.0, none_is_stub=True)
     return check(function, verdict, "arcface agrees with utils.losses.ArcFaceLoss.")
 
 
@@ -169,7 +156,7 @@ def check_prototype_layer(function: Callable | None) -> bool:
         return ("the softmax differs from softmax(-||x - c_k||^2): expand the square; the term in "
                 "||x||^2 is the same for every class and cancels in the softmax.")
 
-    function = _stub_or_none(function, prototypes)
+    function = stub_or_function(function, prototypes, none_is_stub=True)
     return check(function, verdict, "a prototypical network is a linear classifier: W = 2C, b = -||c||².")
 
 
@@ -216,5 +203,5 @@ def check_ivf_search(function: Callable | None) -> bool:
                     "centroids are nearest to the query, then rank only their items.")
         return None
 
-    function = _stub_or_none(function, *arguments, 5, 1)
+    function = stub_or_function(function, *arguments, 5, 1, none_is_stub=True)
     return check(function, verdict, "ivf_search agrees with the reference, and is exact when every cell is probed.")

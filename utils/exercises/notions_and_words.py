@@ -13,12 +13,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from utils.evaluate import triplet_accuracy
-from utils.exercises import check, not_attempted
-
-
-def _stub_returns_placeholder(function: Callable | None, *args) -> bool:
-    """True when ``function`` is still the stub (it returns ``...`` or ``None``)."""
-    return callable(function) and not_attempted(function(*args))
+from utils.exercises import check, stub_or_function
 
 
 def check_masked_distance(masked_distance: Callable | None) -> bool:
@@ -50,8 +45,7 @@ def check_masked_distance(masked_distance: Callable | None) -> bool:
             return "the mask is ignored: multiply the difference by it, coordinate by coordinate."
         return "the distances differ from ||mask * (f_x - f_y)||, row by row."
 
-    if _stub_returns_placeholder(masked_distance, f_x, f_y, mask):
-        masked_distance = None
+    masked_distance = stub_or_function(masked_distance, f_x, f_y, mask, none_is_stub=True)
     return check(masked_distance, verdict,
                  "a masked distance is a Euclidean distance in the subspace the mask selects (and scales).")
 
@@ -109,8 +103,7 @@ def check_zero_shot_predict(zero_shot_predict: Callable | None) -> bool:
             return "Euclidean distance between unnormalised vectors is not the cosine: normalise first."
         return "some clips get another class than the most cosine-similar one."
 
-    if _stub_returns_placeholder(zero_shot_predict, audio, classes):
-        zero_shot_predict = None
+    zero_shot_predict = stub_or_function(zero_shot_predict, audio, classes, none_is_stub=True)
     return check(zero_shot_predict, verdict,
                  "zero-shot classification is nearest-neighbour search among the class names' embeddings.")
 
@@ -137,7 +130,6 @@ def check_harmonic_mean(harmonic_mean: Callable | None) -> bool:
             return f"harmonic_mean({seen}, {unseen}) should be {expected(seen, unseen):.3f}, got {got}."
         return None
 
-    if _stub_returns_placeholder(harmonic_mean, 0.8, 0.4):
-        harmonic_mean = None
+    harmonic_mean = stub_or_function(harmonic_mean, 0.8, 0.4, none_is_stub=True)
     return check(harmonic_mean, verdict,
                  "the harmonic mean is high only when both accuracies are: a model blind to unseen classes scores 0.")

@@ -15,21 +15,9 @@ import numpy as np
 import torch
 
 from utils.evaluate import triplet_accuracy
-from utils.exercises import check, not_attempted
+from utils.exercises import check, stub_or_function
 from utils.losses import all_triplets
 from utils.miners import TripletMarginMiner
-
-
-def _still_a_stub(function: Any, *probe: Any) -> bool:
-    """True when ``function`` is a placeholder, or a stub that still returns ``...`` or None."""
-    if not_attempted(function):
-        return True
-    if not callable(function):
-        return False
-    try:
-        return not_attempted(function(*probe))
-    except Exception:  # a real attempt that fails on the probe is judged by the verdict
-        return False
 
 
 def _as_int_array(values: Any) -> np.ndarray:
@@ -70,8 +58,7 @@ def check_triplet_accuracy(function: Callable | None) -> bool:
                     "d(a, p) == d(a, n) must count as an error (use <, not <=).")
         return None
 
-    if _still_a_stub(function, embeddings, triplets):
-        function = None
+    function = stub_or_function(function, embeddings, triplets, none_is_stub=False)
     return check(function, verdict, "triplet accuracy agrees with utils.evaluate.triplet_accuracy, "
                                      "and a collapsed space scores 0.")
 
@@ -109,8 +96,7 @@ def check_heldout_triplets(function: Callable | None) -> bool:
             return "two calls with the same seed gave different triplets: use np.random.default_rng(seed)."
         return None
 
-    if _still_a_stub(function, labels, groups, n_triplets, 0):
-        function = None
+    function = stub_or_function(function, labels, groups, n_triplets, 0, none_is_stub=False)
     return check(function, verdict, "valid held-out triplets: same label, another group, another class.")
 
 
@@ -135,8 +121,7 @@ def check_triplet_count(function: Callable | None) -> bool:
                         "anchors, then the positives of each (not itself), then the negatives.")
         return None
 
-    if _still_a_stub(function, 2, 2):
-        function = None
+    function = stub_or_function(function, 2, 2, none_is_stub=False)
     return check(function, verdict, "the number of triplets of a P x K batch is P K (K - 1) (P - 1) K.")
 
 
@@ -172,6 +157,5 @@ def check_semihard_miner(function: Callable | None) -> bool:
         return (f"expected {len(expected)} semi-hard triplets, you give {len(got)}, "
                 f"{len(got & expected)} of them right.")
 
-    if _still_a_stub(function, embeddings.clone(), labels.clone(), margin):
-        function = None
+    function = stub_or_function(function, embeddings.clone(), labels.clone(), margin, none_is_stub=False)
     return check(function, verdict, "your semi-hard triplets are utils.miners.TripletMarginMiner's.")
