@@ -7,7 +7,11 @@ Every notebook gets, from this one script:
 - no outputs and no execution counts (outputs are never committed);
 - slide metadata for ``make slides`` and RISE: ``#``/``##`` headings open a slide, ``###`` headings a
   sub-slide, the badge, setup, parameters and solution cells are skipped, and other cells keep the
-  type their author gave them (``-``, ``fragment`` or ``notes``), by default a fragment for code.
+  type their author gave them (``-``, ``fragment`` or ``notes``), by default a fragment for code;
+- the ``## References`` section, which ends the notebook, in a markdown cell of its own (split off
+  the cell it shared with other text), each of its ``- [key] ...`` lines rewritten to the line of
+  ``REFERENCES.md`` with that key: the notebooks cite from that one file and never drift from it
+  (``- [key]`` alone is enough; an unknown key is an error).
 
 The README's syllabus table (between ``<!-- syllabus:start -->`` and ``<!-- syllabus:end -->``) is
 rebuilt from the notebooks' titles and first sentences. The repository slug comes from
@@ -36,6 +40,7 @@ from utils.course import BRANCH, REPOSITORY  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
+REFERENCES = ROOT / "REFERENCES.md"
 CLONE_DIR = "/content/metric-learning-for-mir"
 
 SETUP_SOURCE = f'''\
@@ -110,12 +115,66 @@ def slide_type(cell: dict) -> str:
     return "fragment" if cell.cell_type == "code" else "-"
 
 
+REFERENCES_HEADING = re.compile(r"^## References[ \t]*$", flags=re.M)
+CITATION = re.compile(r"^- \[([^\]\s]+)\](?=\s|$)")
+
+
+def reference_lines(path: Path = REFERENCES) -> dict[str, str]:
+    """Every entry of REFERENCES.md by key: the exact ``- [key] ...`` line a notebook cites."""
+    lines: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = CITATION.match(line)
+        if match and match.group(1) in lines:
+            raise ValueError(f"{path.name} has two entries [{match.group(1)}].")
+        if match:
+            lines[match.group(1)] = line.rstrip()
+    return lines
+
+
+def cite(section: str, references: dict[str, str], notebook: str) -> str:
+    """A References section with each ``- [key] ...`` entry, wrapped or not, replaced by the line
+    of REFERENCES.md for that key; ``notebook`` names the notebook in the error on an unknown key."""
+    lines: list[str] = []
+    in_entry = False
+    for line in section.split("\n"):
+        if in_entry and line.startswith((" ", "\t")) and line.strip():
+            continue  # the rest of a wrapped entry
+        match = CITATION.match(line)
+        in_entry = match is not None
+        if match and match.group(1) not in references:
+            raise ValueError(f"{notebook} cites [{match.group(1)}], which is not in {REFERENCES.name}.")
+        lines.append(references[match.group(1)] if match else line)
+    return "\n".join(lines)
+
+
+def _split_references(cells: list) -> None:
+    """Move a ``## References`` section that shares a markdown cell into a cell of its own, after it."""
+    for i, cell in enumerate(cells):
+        heading = REFERENCES_HEADING.search(cell.source) if cell.cell_type == "markdown" else None
+        if heading and heading.start() > 0:
+            references = nbformat.v4.new_markdown_cell(cell.source[heading.start():])
+            references.id = f"{cell.id}-references"
+            cell.source = cell.source[:heading.start()].rstrip()
+            cells.insert(i + 1, references)
+            return
+
+
+def stamp_references(cells: list, notebook: str) -> None:
+    """Give the References section a cell of its own and cite its entries from REFERENCES.md."""
+    _split_references(cells)
+    references = reference_lines()
+    for cell in cells:
+        if cell.cell_type == "markdown" and REFERENCES_HEADING.match(cell.source):
+            cell.source = cite(cell.source, references, notebook)
+
+
 def stamp(notebook: Path) -> str:
-    """The stamped JSON text of a notebook (badge, setup cell, no outputs)."""
+    """The stamped JSON text of a notebook (badge, setup cell, references, no outputs)."""
     nb = nbformat.read(notebook, as_version=4)
     _put(nb.cells, "badge", nbformat.v4.new_markdown_cell(badge_markdown(notebook)), 0)
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     _put(nb.cells, "setup", nbformat.v4.new_code_cell(SETUP_SOURCE), first_code)
+    stamp_references(nb.cells, notebook.resolve().relative_to(ROOT).as_posix())
     for cell in nb.cells:
         cell.metadata["slideshow"] = {"slide_type": slide_type(cell)}
         if cell.cell_type == "code":
