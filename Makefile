@@ -1,15 +1,20 @@
 # Metric Learning for MIR: the course's commands. `make help` lists them.
 PYTHON ?= python3
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
+EXECUTED := $(NOTEBOOKS:notebooks/%=build/executed/%)
+UTILS := $(shell find utils -name '*.py')
 PYTEST_NOTEBOOKS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: help install data test test-units lab run slides html student bench lint stamp clean
+.PHONY: help install install-browser data test test-units lab run slides html student bench lint stamp clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 install:  ## install FluidSynth, torch (CPU, unless one is installed) and this package
 	bash tools/install.sh
+
+install-browser:  ## Chromium, for the test that renders the offline site and a deck
+	bash tools/install_browser.sh
 
 data:  ## build (or check) the cached course datasets
 	$(PYTHON) -m utils.data build
@@ -23,14 +28,16 @@ test-units:  ## unit tests only
 lab:  ## open JupyterLab on the notebooks
 	$(PYTHON) -m jupyter lab notebooks
 
-run: data  ## execute every notebook headless into build/executed
-	$(PYTHON) tools/execute.py --output-dir build/executed $(NOTEBOOKS)
+run: $(EXECUTED)  ## execute every notebook headless into build/executed (only those that changed)
 
-html: data  ## executed notebooks as a static site under build/html
-	$(PYTHON) tools/execute.py --output-dir build/html --to html $(NOTEBOOKS)
+build/executed/%.ipynb: notebooks/%.ipynb $(UTILS) | data
+	$(PYTHON) tools/execute.py --output-dir build/executed $<
 
-slides: data  ## executed notebooks as reveal.js decks under build/slides
-	$(PYTHON) tools/execute.py --output-dir build/slides --to slides $(NOTEBOOKS)
+html: run  ## the executed notebooks as an offline static site: build/html/index.html
+	$(PYTHON) tools/build_site.py html --output-dir build/html $(EXECUTED)
+
+slides: run  ## the executed notebooks as offline reveal.js decks: build/slides/index.html
+	$(PYTHON) tools/build_site.py slides --output-dir build/slides $(EXECUTED)
 
 student:  ## copies without solution cells under build/student
 	$(PYTHON) tools/student.py --output-dir build/student $(NOTEBOOKS)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make install`: set up the course in the active Python environment (venv, conda env or Colab).
 # 1. the system FluidSynth library (apt-get, brew or conda), 2. a CPU build of torch unless a
-# suitable torch is already installed (Colab's, say), 3. this package with its dev extras.
+# suitable torch is already installed (Colab's, say), 3. this package with its dev extras,
+# 4. where npm is found, the offline site's scripts and fonts (reveal.js, MathJax) for make html/slides.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 TORCH_RANGE=$(sed -n 's/^ *"\(torch[<>=][^"]*\)",$/\1/p' pyproject.toml)
@@ -60,4 +61,9 @@ else
 fi
 
 "$PYTHON" -m pip install -e ".[dev]"
+if command -v npm >/dev/null; then
+  npm ci --prefix tools/site --no-audit --no-fund --loglevel=error
+else
+  echo "npm not found: make html and make slides need it once (npm ci --prefix tools/site); the rest works without."
+fi
 "$PYTHON" -c "import utils, torch, fluidsynth; print('ml4mir', utils.__version__, 'with torch', torch.__version__, 'is ready.')"

@@ -1,0 +1,143 @@
+"""The offline site and slides (``make html``, ``make slides``): built from an executed notebook,
+checked to reference nothing on the network, and rendered in headless Chromium.
+
+Needs Chromium (``make install-browser``) and the site's npm assets (``make install`` with npm);
+skipped without them, unless ``ML4MIR_REQUIRE_BROWSER=1`` (set by CI) turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import nbformat
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import build_site  # noqa: E402
+import execute  # noqa: E402
+
+NOTEBOOK = ROOT / "notebooks" / "00_welcome.ipynb"
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+REQUIRED = os.environ.get("ML4MIR_REQUIRE_BROWSER") == "1"
+# Elements whose src/href the browser fetches (an <a href> is only a link a reader may follow).
+FETCHED = re.compile(r"<(?:script|link|img|iframe|source|audio|video|embed)\b[^>]*?\b(?:src|href)=\"([^\"]*)\"")
+REMOTE_IN_CODE = re.compile(r"(?:url\(|import\(|from\s)\s*['\"]?(?:https?:)?//", re.I)
+
+
+def _missing_toolchain() -> str | None:
+    if CHROMIUM is None:
+        return "Chromium not found (make install-browser)"
+    if not (build_site.VENDOR / "reveal.js").exists():
+        return "the site's npm assets are missing (npm ci --prefix tools/site)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """The welcome notebook executed once, then built as a site and as slides."""
+    missing = _missing_toolchain()
+    if missing:
+        (pytest.fail if REQUIRED else pytest.skip)(missing)
+    root = tmp_path_factory.mktemp("site")
+    executed = execute.write(execute.execute(NOTEBOOK), NOTEBOOK, root / "executed")
+    return {kind: build_site.build([executed], root / "executed", root / kind, kind)[0]
+            for kind in build_site.KINDS}
+
+
+def chromium(url: str, *options: str, profile: Path) -> str:
+    """Load ``url`` in headless Chromium with every host name unresolvable; return what it printed."""
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+               "--virtual-time-budget=20000", "--window-size=1280,900", *options, url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
+
+
+def assert_not_blank(png: Path) -> None:
+    """A screenshot shows something: enough pixels differ from its most common colour."""
+    pixels = matplotlib.image.imread(png)[..., :3].reshape(-1, 3)
+    colours, counts = np.unique((pixels * 255).round().astype(np.uint8), axis=0, return_counts=True)
+    background_share = counts.max() / len(pixels)
+    assert background_share < 0.995 and len(colours) > 16, (png, background_share, len(colours))
+
+
+def visible_text(page: Path) -> str:
+    """A page's text with the markup (and syntax highlighting) stripped."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+
+
+def cell_lines(tag: str) -> list[str]:
+    """The code lines found only in the notebook's cells tagged ``tag`` (not, say, in the stub)."""
+    cells = nbformat.read(NOTEBOOK, as_version=4).cells
+
+    def lines(tagged: bool) -> set[str]:
+        return {line.strip() for cell in cells if (tag in cell.metadata.get("tags", [])) == tagged
+                for line in cell.source.splitlines() if len(line.strip()) > 12}
+
+    return sorted(lines(True) - lines(False))
+
+
+def _pages(built: dict[str, Path]) -> list[Path]:
+    return [path for page in built.values() for path in (page, page.parent / "index.html")]
+
+
+def test_pages_fetch_nothing_from_the_network(built):
+    for page in _pages(built):
+        text = page.read_text()
+        remote = [url for url in FETCHED.findall(text) if re.match(r"(https?:)?//", url)]
+        assert not remote, (page.name, remote[:5])
+        assert not REMOTE_IN_CODE.search(text), page.name
+
+
+def test_every_local_reference_exists(built):
+    for page in _pages(built):
+        local = [url for url in FETCHED.findall(page.read_text()) if not re.match(r"(https?:|data:|//)", url)]
+        assert local or page.name == "index.html"
+        for url in local:
+            assert (page.parent / url.split("?")[0].split("#")[0]).exists(), (page.name, url)
+
+
+def test_index_links_every_page(built):
+    for page in built.values():
+        index = (page.parent / "index.html").read_text()
+        assert f'href="{page.name}"' in index
+        assert "0 Welcome" in index
+
+
+def test_site_renders_with_maths_figures_and_sound(built, tmp_path):
+    page = built["html"]
+    dom = chromium(page.as_uri(), "--dump-dom", profile=tmp_path / "profile")
+    assert dom.count("mjx-chtml") >= 3, "MathJax did not typeset the page's maths"
+    assert "Math input error" not in dom and "MathJax_Processing" not in dom
+    assert dom.count("<audio") >= 3 and len(re.findall(r'<img[^>]*src="data:image/png', dom)) >= 3
+    assert 'tags="badge"' not in dom and "colab-badge.svg" not in dom
+    for name in (page.name, "index.html"):
+        shot = tmp_path / f"{name}.png"
+        chromium((page.parent / name).as_uri(), f"--screenshot={shot}", profile=tmp_path / "profile")
+        assert_not_blank(shot)
+
+
+def test_deck_renders_without_setup_or_solutions(built, tmp_path):
+    deck = built["slides"]
+    dom = chromium(deck.as_uri(), "--dump-dom", profile=tmp_path / "profile")
+    reveal = re.search(r'<div class="(reveal [^"]*)"', dom)
+    assert reveal and "ready" in reveal.group(1).split(), "reveal.js did not start"
+    assert dom.count("<section") >= 8 and dom.count("mjx-chtml") >= 3
+    text = visible_text(deck)
+    for tag in ("setup", "parameters", "solution"):
+        lines = cell_lines(tag)
+        assert lines and not [line for line in lines if line in text], f"a {tag} cell is shown in the deck"
+    assert all(line in visible_text(built["html"]) for line in cell_lines("solution"))
+    shot = tmp_path / "deck.png"
+    chromium(deck.as_uri(), f"--screenshot={shot}", profile=tmp_path / "profile")
+    assert_not_blank(shot)

@@ -1,0 +1,167 @@
+"""The offline site (``make html``) and slides (``make slides``) from executed notebooks.
+
+    python tools/build_site.py html   --output-dir build/html   build/executed/**/*.ipynb
+    python tools/build_site.py slides --output-dir build/slides build/executed/**/*.ipynb
+
+Each notebook becomes one page (or one reveal.js deck, from the slide metadata that
+``tools/stamp.py`` writes), mirroring the notebooks' folders, beside an ``index.html`` that lists
+them in syllabus order. MathJax, reveal.js, require.js and jQuery are copied under
+``OUTPUT/assets`` from ``tools/site/node_modules`` (``make install`` fills it with npm, from the
+pinned ``tools/site/package-lock.json``), so the pages load nothing from the network: open
+``index.html`` from disk or serve the folder with ``python -m http.server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter, SlidesExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+
+from stamp import title_and_summary  # noqa: E402
+
+VENDOR = TOOLS / "site" / "node_modules"
+TEMPLATES = TOOLS / "site" / "templates"
+# What the pages need from each npm package, as (source under VENDOR, target under assets/).
+ASSETS = [
+    ("mathjax/MathJax.js", "mathjax/MathJax.js"),
+    ("mathjax/config", "mathjax/config"),
+    ("mathjax/extensions", "mathjax/extensions"),
+    ("mathjax/jax/element", "mathjax/jax/element"),
+    ("mathjax/jax/input/TeX", "mathjax/jax/input/TeX"),
+    ("mathjax/jax/output/CommonHTML", "mathjax/jax/output/CommonHTML"),
+    ("mathjax/fonts/HTML-CSS/TeX/woff", "mathjax/fonts/HTML-CSS/TeX/woff"),
+    ("mathjax/LICENSE", "mathjax/LICENSE"),
+    ("reveal.js/dist", "reveal.js/dist"),
+    ("reveal.js/plugin/notes", "reveal.js/plugin/notes"),
+    ("reveal.js/LICENSE", "reveal.js/LICENSE"),
+    ("requirejs/require.js", "require.js"),
+    ("jquery/dist/jquery.min.js", "jquery.min.js"),
+]
+KINDS = {"html": ".html", "slides": ".slides.html"}
+
+
+def copy_assets(output_dir: Path) -> Path:
+    """Copy the scripts, styles and fonts the pages use into ``output_dir/assets``."""
+    missing = [source for source, _ in ASSETS if not (VENDOR / source).exists()]
+    if missing:
+        raise SystemExit(
+            f"The site's offline assets are missing ({', '.join(missing)}). Install them with "
+            "`npm ci --prefix tools/site` (Node.js and npm needed; `make install` does it when npm is found).")
+    assets = output_dir / "assets"
+    for source, target in ASSETS:
+        origin, destination = VENDOR / source, assets / target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if origin.is_dir():
+            shutil.copytree(origin, destination, dirs_exist_ok=True)
+        else:
+            shutil.copy2(origin, destination)
+    return assets
+
+
+def exporter(kind: str, assets: str) -> HTMLExporter:
+    """An nbconvert exporter whose pages take every script from ``assets`` (a relative URL)."""
+    common = dict(
+        extra_template_basedirs=[str(TEMPLATES)],
+        mathjax_url=f"{assets}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+        require_js_url=f"{assets}/require.js",
+        jquery_url=f"{assets}/jquery.min.js",
+    )
+    if kind == "slides":
+        return SlidesExporter(template_name="course-reveal", reveal_url_prefix=f"{assets}/reveal.js",
+                              reveal_scroll=True, **common)
+    page = HTMLExporter(template_name="course-lab", **common)
+    # The Colab badge is an image on the web; the index links to Colab instead.
+    page.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"badge"}), enabled=True)
+    return page
+
+
+def page_path(notebook: Path, source_root: Path, output_dir: Path, kind: str) -> Path:
+    """Where a notebook's page goes: its path under ``source_root``, mirrored, with the kind's suffix."""
+    relative = notebook.resolve().relative_to(source_root.resolve())
+    return (output_dir / relative).with_suffix(KINDS[kind])
+
+
+def write_page(notebook: Path, target: Path, kind: str, assets: Path) -> None:
+    """Convert one executed notebook into a page (or deck) at ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = Path(os.path.relpath(assets, target.parent)).as_posix()
+    body, _ = exporter(kind, prefix).from_notebook_node(nbformat.read(notebook, as_version=4))
+    target.write_text(body)
+
+
+def index_html(pages: list[tuple[Path, Path]], output_dir: Path, kind: str) -> str:
+    """The index page: one entry per (notebook, page), titled and summarised from the notebook."""
+    items = []
+    for notebook, page in pages:
+        title, summary = title_and_summary(notebook)
+        link = page.relative_to(output_dir).as_posix()
+        items.append(f'<li><a href="{html.escape(link)}">{html.escape(title)}</a>'
+                     f"<p>{html.escape(summary)}</p></li>")
+    heading = "slides" if kind == "slides" else "executed notebooks"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Metric Learning for MIR: {heading}</title>
+<style>
+  body {{ font-family: system-ui, sans-serif; max-width: 46rem; margin: 3rem auto; padding: 0 1rem;
+         color: #222; line-height: 1.5; }}
+  h1 {{ font-size: 1.8rem; margin-bottom: 0.2rem; }}
+  ol {{ padding-left: 1.4rem; }}
+  li {{ margin: 0.9rem 0; }}
+  li a {{ font-weight: 600; color: #0072b2; text-decoration: none; }}
+  li p {{ margin: 0.2rem 0 0; color: #555; }}
+</style>
+</head>
+<body>
+<h1>Metric Learning for Music Information Retrieval</h1>
+<p>The course's {heading}, built offline with <code>make {kind}</code>: every page works without a
+network connection.</p>
+<ol>
+{chr(10).join(items)}
+</ol>
+</body>
+</html>
+"""
+
+
+def build(notebooks: list[Path], source_root: Path, output_dir: Path, kind: str) -> list[Path]:
+    """Write every notebook's page, the assets and ``index.html`` under ``output_dir``; return the pages."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind {kind!r}: use one of {sorted(KINDS)}.")
+    assets = copy_assets(output_dir)
+    pages = []
+    for notebook in sorted(notebooks):
+        target = page_path(notebook, source_root, output_dir, kind)
+        write_page(notebook, target, kind, assets)
+        pages.append((notebook, target))
+        print(f"{notebook} -> {target}")
+    (output_dir / "index.html").write_text(index_html(pages, output_dir, kind))
+    return [page for _, page in pages]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=sorted(KINDS))
+    parser.add_argument("notebooks", nargs="+", type=Path, help="executed notebooks (make run)")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--source-root", type=Path, default=Path("build/executed"),
+                        help="the folder the notebooks' paths are mirrored from")
+    args = parser.parse_args(argv)
+    build(args.notebooks, args.source_root, args.output_dir, args.kind)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
