@@ -10,6 +10,7 @@ One module per concern; the notebooks import these modules, never the other way 
 - ``text``: the sentence-embedding model for audio-text notebooks.
 - ``plots``, ``display``: figures, audio players and sound maps.
 - ``exercises``: checkers that give feedback on a reader's answers.
+- ``checks``: the argument checks the modules share (clear errors for bad input).
 """
 
 __version__ = "0.1.0"

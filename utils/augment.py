@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from utils.checks import check_int, check_number
+
 
 def _check_batch(x: Tensor) -> None:
     if not isinstance(x, Tensor) or not x.is_floating_point():
@@ -46,6 +48,15 @@ def _check_batch(x: Tensor) -> None:
         raise ValueError(
             f"x must have shape (batch, bins, frames), got {tuple(x.shape)}; use x[None] for one clip"
         )
+    if not torch.isfinite(x).all():
+        raise ValueError("x has NaN or infinite values: spectrograms in dB must be floored (finite)")
+
+
+def _check_snr(snr_db: tuple[float, float]) -> tuple[float, float]:
+    """``snr_db`` as (low, high), after checking it is a pair of numbers with low <= high."""
+    if not (isinstance(snr_db, (tuple, list)) and len(snr_db) == 2 and snr_db[0] <= snr_db[1]):
+        raise ValueError(f"snr_db must be (low, high) with low <= high, got {snr_db!r}")
+    return snr_db[0], snr_db[1]
 
 
 def _uniform(generator: torch.Generator, n: int, low: float, high: float, like: Tensor) -> Tensor:
@@ -68,6 +79,7 @@ def random_crop(x: Tensor, frames: int, generator: torch.Generator) -> Tensor:
 def random_gain(x: Tensor, max_db: float, generator: torch.Generator) -> Tensor:
     """Add a gain drawn from U(-max_db, max_db) dB per item (the same to every bin)."""
     _check_batch(x)
+    check_number(max_db, "max_db")
     return x + _uniform(generator, len(x), -max_db, max_db, x)
 
 
@@ -80,6 +92,7 @@ def random_filter(x: Tensor, max_db: float, generator: torch.Generator) -> Tenso
     ``|H(f)|^2``, which adds ``20 log10 |H(f)|`` to every frame of that band.
     """
     _check_batch(x)
+    check_number(max_db, "max_db")
     n, bins = len(x), x.shape[1]
     position = torch.linspace(0, 1, bins, dtype=x.dtype, device=x.device).view(1, bins, 1)
     tilt = _uniform(generator, n, -max_db, max_db, x)
@@ -96,9 +109,7 @@ def add_noise(x: Tensor, snr_db: tuple[float, float], generator: torch.Generator
     frame (the power of complex Gaussian noise); powers add, then go back to dB.
     """
     _check_batch(x)
-    low, high = snr_db
-    if low > high:
-        raise ValueError(f"snr_db must be (low, high) with low <= high, got {snr_db}")
+    low, high = _check_snr(snr_db)
     power = torch.pow(10.0, x / 10)
     snr = _uniform(generator, len(x), low, high, x)
     noise_level = power.mean(dim=(1, 2), keepdim=True) * torch.pow(10.0, -snr / 10)
@@ -130,6 +141,7 @@ def shift_bins(x: Tensor, shifts: Tensor) -> Tensor:
 
 def random_shift(x: Tensor, max_bins: int, generator: torch.Generator) -> Tensor:
     """:func:`shift_bins` by an integer drawn uniformly from [-max_bins, max_bins] per item."""
+    check_int(max_bins, "max_bins", minimum=0)
     shifts = torch.randint(-max_bins, max_bins + 1, (len(x),), generator=generator)
     return shift_bins(x, shifts)
 
@@ -166,8 +178,13 @@ class SpectrogramAugment:
     def __post_init__(self) -> None:
         if not 0.0 <= self.p <= 1.0:
             raise ValueError(f"p must be a probability in [0, 1], got {self.p}")
-        if min(self.max_shift_bins, self.max_filter_db, self.max_gain_db) < 0:
-            raise ValueError("max_shift_bins, max_filter_db and max_gain_db must be >= 0")
+        if self.crop_frames is not None:
+            check_int(self.crop_frames, "crop_frames")
+        check_int(self.max_shift_bins, "max_shift_bins", minimum=0)
+        check_number(self.max_filter_db, "max_filter_db")
+        check_number(self.max_gain_db, "max_gain_db")
+        if self.snr_db is not None:
+            _check_snr(self.snr_db)
 
     def transforms(self) -> list[Callable[[Tensor, torch.Generator], Tensor]]:
         """The enabled random transforms after the crop, in the order they are applied."""
@@ -215,6 +232,8 @@ class TwoViews:
 
     def __init__(self, augment: Callable[[Tensor, torch.Generator], Tensor], seed: int = 0,
                  transform: Callable[[Tensor], Tensor] | None = None):
+        if not callable(augment) or not (transform is None or callable(transform)):
+            raise TypeError("augment (and transform, if given) must be callables, e.g. a SpectrogramAugment")
         self.augment = augment
         self.transform = transform if transform is not None else (lambda x: x)
         self.generator = torch.Generator().manual_seed(seed)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from utils.checks import check_int
+
 
 class ConditionalSimilarityNetwork(nn.Module):
     """An encoder followed by one mask per notion: (batch, ...) -> (batch, n_notions, D).
@@ -91,8 +93,10 @@ class ConditionalTripletLoss(nn.Module):
     def __init__(self, base_loss: nn.Module, penalty: Callable[[], Tensor] | None = None,
                  penalty_weight: float = 0.0, miner: nn.Module | None = None):
         super().__init__()
-        if penalty_weight < 0:
+        if not penalty_weight >= 0:
             raise ValueError(f"penalty_weight must be >= 0, got {penalty_weight}")
+        if not callable(base_loss) or not (penalty is None or callable(penalty)):
+            raise TypeError("base_loss and penalty must be callables (a loss module; e.g. network.mask_l1)")
         self.base_loss, self.penalty, self.penalty_weight = base_loss, penalty, penalty_weight
         self.miner = miner
 
@@ -135,8 +139,7 @@ def notion_triplets(labels: np.ndarray, groups: np.ndarray, n_triplets: int, see
     labels, groups = np.asarray(labels), np.asarray(groups)
     if labels.shape != groups.shape or labels.ndim != 1:
         raise ValueError(f"labels and groups must be 1-D of the same length, got {labels.shape}, {groups.shape}")
-    if n_triplets < 1:
-        raise ValueError(f"n_triplets must be >= 1, got {n_triplets}")
+    check_int(n_triplets, "n_triplets")
     same_label = labels[:, None] == labels[None, :]
     positive = same_label & (groups[:, None] != groups[None, :])
     negative = ~same_label

@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from utils.checks import check_int
+
 #: The GitHub repository the course lives in: the one place the slug is set (badges, Colab set-up).
 REPOSITORY = "ml4mir/metric-learning-for-mir"
 BRANCH = "main"
@@ -32,6 +34,7 @@ KNOWN_BAD = {
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) so that a notebook gives the same numbers twice."""
+    seed = check_int(seed, "seed", minimum=0)
     random.seed(seed)
     np.random.seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
@@ -103,6 +106,7 @@ def setup(seed: int = 0, quiet: bool = False, torch_threads: int = 1) -> None:
     fast on a laptop, never oversubscribes a shared machine, and gives the same numbers on machines
     with different core counts.
     """
+    check_int(torch_threads, "torch_threads")
     if os.environ.get("ML4MIR_OFFLINE") == "1":
         block_network()
     seed_everything(seed)

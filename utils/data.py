@@ -480,6 +480,8 @@ class Dataset:
 
     def split(self, name: str, column: str = "split") -> np.ndarray:
         """Row indices of the clips whose ``column`` equals ``name`` (e.g. "train")."""
+        if column not in self.meta.columns:
+            raise ValueError(f"{self.name} has no meta column {column!r}; columns: {list(self.meta.columns)}")
         values = self.meta[column]
         if name not in set(values):
             raise ValueError(f"no clip has {column} == {name!r}; values: {sorted(set(values))}")

@@ -23,7 +23,8 @@ from IPython.display import HTML
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from utils.evaluate import nearest_neighbours
+from utils.checks import check_int, check_number
+from utils.evaluate import _row_numbers, nearest_neighbours
 from utils.features import HOP_LENGTH, SAMPLE_RATE
 from utils.plots import MARKERS, OKABE_ITO, _new_axes, label_styles
 
@@ -73,6 +74,11 @@ def wav_bytes(
     from scipy.signal import resample_poly
 
     clip = _as_clip(audio)
+    check_int(sample_rate, "sample_rate")
+    if max_seconds is not None:
+        check_number(max_seconds, "max_seconds", strict=True)
+    if playback_rate is not None:
+        check_int(playback_rate, "playback_rate")
     cut = max_seconds is not None and len(clip) > max_seconds * sample_rate
     if cut:
         clip = clip[: max(1, int(max_seconds * sample_rate))]
@@ -157,6 +163,7 @@ def retrieval_view(
     >>> retrieval_view(audio, labels, query=12, neighbours=idx[12], distances=dist[12], k=5)
     """
     labels = np.asarray(labels)
+    k = check_int(k, "k")
     if not 0 <= query < len(labels) or len(audio) != len(labels):
         raise ValueError(f"query must index one of the {len(labels)} items, and audio needs one clip per label.")
     if neighbours is None:
@@ -164,7 +171,7 @@ def retrieval_view(
             raise ValueError("Give either neighbours (and distances) or embeddings to search.")
         found, found_distances = nearest_neighbours(embeddings, [query], k, metric, groups)
         neighbours, distances = found[0], found_distances[0]
-    neighbours = np.asarray(neighbours)[:k]
+    neighbours = _row_numbers(np.asarray(neighbours)[:k], len(labels), "neighbours")
     distances = np.full(len(neighbours), np.nan) if distances is None else np.asarray(distances, dtype=float)[:k]
     if len(distances) != len(neighbours):
         raise ValueError("distances must give one distance per neighbour.")
@@ -216,6 +223,8 @@ def spectrogram_view(
 
 def note_name(pitch: int) -> str:
     """Scientific pitch notation of a MIDI pitch: 60 is C4, 69 is A4."""
+    if check_int(pitch, "pitch", minimum=0) > 127:
+        raise ValueError(f"pitch must be a MIDI pitch 0..127, got {pitch!r}")
     return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
@@ -234,6 +243,7 @@ def piano_roll_view(
     values = np.asarray(roll, dtype=float)
     if values.ndim != 2:
         raise ValueError(f"roll must be 2-D (n_pitches, n_frames); got shape {values.shape}.")
+    check_number(frame_rate, "frame_rate", strict=True)
     active = np.flatnonzero(values.any(axis=1))
     low, high = (active[0], active[-1]) if len(active) else (0, len(values) - 1)
     low, high = max(0, low - 2), min(len(values) - 1, high + 2)

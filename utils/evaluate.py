@@ -54,6 +54,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from utils.checks import check_int
+
 Metric = str | Callable[[np.ndarray, np.ndarray], ArrayLike]
 
 #: The metrics known by name.
@@ -75,16 +77,21 @@ def _to_numpy(values: ArrayLike) -> np.ndarray:
     return np.asarray(values)
 
 
+def _real(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as an array of real numbers (bool, integers or floats), else a ``TypeError``."""
+    array = _to_numpy(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.")
+    return array
+
+
 def check_embeddings(values: ArrayLike, name: str = "embeddings") -> np.ndarray:
     """``values`` (array, list or torch tensor) as a finite float32 matrix ``(n_items, n_dims)``.
 
     Raises a ``TypeError`` or ``ValueError`` that says what is wrong (non-numbers, not 2-D,
     empty, NaN or inf with the first bad row).
     """
-    array = _to_numpy(values)
-    kind = array.dtype.kind
-    if kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers; got dtype {array.dtype}.")
+    array = _real(values, name)
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (n_items, n_dims); got shape {array.shape}. Use x[None, :] for "
@@ -114,6 +121,18 @@ def _as_vector(values: ArrayLike, length: int, name: str, rows_of: str) -> np.nd
     return array
 
 
+def _row_numbers(values: ArrayLike, n_items: int, name: str) -> np.ndarray:
+    """``values`` as a non-empty 1-D int64 array of row numbers in ``[0, n_items)``."""
+    rows = _to_numpy(values)
+    if rows.ndim != 1 or rows.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of row numbers; got shape {rows.shape}.")
+    if rows.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer row numbers; got dtype {rows.dtype}.")
+    if ((rows < 0) | (rows >= n_items)).any():
+        raise ValueError(f"{name} must hold row numbers in [0, {n_items}).")
+    return rows.astype(np.int64)
+
+
 def _check_metric(metric: Metric) -> None:
     if callable(metric):
         return
@@ -124,12 +143,6 @@ def _check_metric(metric: Metric) -> None:
             f"Unknown metric {metric!r}: use one of {METRICS} or a callable "
             "metric(queries, gallery) -> (n_queries, n_gallery) distances."
         )
-
-
-def _check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    return int(value)
 
 
 def _codes(labels: np.ndarray) -> np.ndarray:
@@ -244,7 +257,7 @@ class _Search:
     def blocks(self, chunk_size: int | None) -> Iterator[tuple[slice, np.ndarray]]:
         """``(rows, distances (B, N))`` for consecutive blocks of queries, excluded items at inf."""
         size = chunk_size or max(1, CHUNK_ELEMENTS // len(self.gallery))
-        size = _check_positive_int(size, "chunk_size")
+        size = check_int(size, "chunk_size")
         for start in range(0, len(self.queries), size):
             rows = slice(start, start + size)
             distances = _distance_block(self.queries[rows], self.gallery, self.metric)
@@ -486,21 +499,21 @@ def _ranks_in_block(
 def precision_at_k(ranking: Ranking, k: int) -> np.ndarray:
     """Precision@k per query: the fraction of the first ``k`` results that are relevant."""
     ranks = _as_ranks(ranking)
-    k = _check_positive_int(k, "k")
+    k = check_int(k, "k")
     return ranks.per_query(ranks.rank <= k, k)
 
 
 def hit_rate_at_k(ranking: Ranking, k: int) -> np.ndarray:
     """1 where a relevant item is among the first ``k`` results: deep metric learning's Recall@K."""
     ranks = _as_ranks(ranking)
-    k = _check_positive_int(k, "k")
+    k = check_int(k, "k")
     return np.minimum(ranks.per_query(ranks.rank <= k, 1), 1)
 
 
 def recall_at_k(ranking: Ranking, k: int) -> np.ndarray:
     """Recall@k per query (information retrieval): the fraction of relevant items in the first ``k``."""
     ranks = _as_ranks(ranking)
-    k = _check_positive_int(k, "k")
+    k = check_int(k, "k")
     return ranks.per_query(ranks.rank <= k, ranks.n_relevant)
 
 
@@ -550,7 +563,7 @@ def _discounts(length: int) -> np.ndarray:
 def binary_ndcg_at_k(ranking: Ranking, k: int) -> np.ndarray:
     """nDCG@k per query for 0/1 relevance: DCG of the first ``k`` results over the best possible."""
     ranks = _as_ranks(ranking)
-    k = _check_positive_int(k, "k")
+    k = check_int(k, "k")
     discounts = _discounts(k)
     within_k = ranks.rank <= k
     gains = np.where(within_k, discounts[np.minimum(ranks.rank, k) - 1], 0)
@@ -576,19 +589,21 @@ def ndcg_at_k(relevance: ArrayLike, scores: ArrayLike | None = None, k: int | No
     ndarray (n_queries,)
         In [0, 1]; 0 for a query with no relevant item (scikit-learn's convention).
     """
-    gains = _to_numpy(relevance).astype(np.float64)
+    gains = _real(relevance, "relevance").astype(np.float64)
     gains = gains[None, :] if gains.ndim == 1 else gains
     if gains.ndim != 2 or gains.size == 0:
         raise ValueError(f"relevance must be a non-empty 1-D or 2-D array; got shape {gains.shape}.")
     if (gains < 0).any() or not np.isfinite(gains).all():
         raise ValueError("relevance must be finite and non-negative.")
     if scores is not None:
-        order_by = _to_numpy(scores)
+        order_by = _real(scores, "scores")
         order_by = order_by[None, :] if order_by.ndim == 1 else order_by
         if order_by.shape != gains.shape:
             raise ValueError(f"scores has shape {order_by.shape} but relevance {gains.shape}.")
+        if np.isnan(order_by).any():
+            raise ValueError("scores has NaN values, which cannot be ranked: fix or drop them first.")
         gains = np.take_along_axis(gains, np.argsort(-order_by, axis=1, kind="stable"), axis=1)
-    k = gains.shape[1] if k is None else min(_check_positive_int(k, "k"), gains.shape[1])
+    k = gains.shape[1] if k is None else min(check_int(k, "k"), gains.shape[1])
     discounts = _discounts(k)
     dcg = gains[:, :k] @ discounts
     ideal = -np.sort(-gains, axis=1)[:, :k] @ discounts
@@ -629,7 +644,7 @@ def retrieval_report(
     >>> report["precision@1"], round(report["map"], 3)  # item 2 is as far from 0 as from 3
     (0.75, 0.833)
     """
-    ks = tuple(_check_positive_int(k, "each of ks") for k in ks)
+    ks = tuple(check_int(k, "each of ks") for k in ks)
     ranks = relevant_ranks(
         embeddings, labels, gallery, gallery_labels, groups, gallery_groups, metric, chunk_size
     )
@@ -688,11 +703,11 @@ def nearest_neighbours(
         Neighbours, nearest first; ties broken by index.
     distances : float array (n_queries, k)
     """
-    k = _check_positive_int(k, "k")
+    k = check_int(k, "k")
     n_items = len(_to_numpy(embeddings))
-    positions = np.arange(n_items) if query_indices is None else _to_numpy(query_indices).astype(np.int64)
-    if positions.ndim != 1 or ((positions < 0) | (positions >= n_items)).any():
-        raise ValueError(f"query_indices must be a 1-D array of row numbers in [0, {n_items}).")
+    positions = (
+        np.arange(n_items) if query_indices is None else _row_numbers(query_indices, n_items, "query_indices")
+    )
     search = _search(embeddings, None, groups, None, metric, query_positions=positions)
     indices, distances = [], []
     for _, block in search.blocks(chunk_size):

@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from utils.checks import check_int
+
 #: Sample rate of every course clip (Hz).
 SAMPLE_RATE = 16000
 #: STFT window length (samples): 64 ms.
@@ -48,14 +50,25 @@ def frame_times(n_frames_: int, sr: int = SAMPLE_RATE, hop_length: int = HOP_LEN
     return np.arange(n_frames_) * hop_length / sr
 
 
+def _check_finite(values: np.ndarray, name: str) -> np.ndarray:
+    """``values`` (a numeric array) unchanged, after checking it is non-empty and finite."""
+    if values.size == 0:
+        raise ValueError(f"{name} is empty (shape {values.shape})")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} has NaN or infinite values: fix or drop those rows first")
+    return values
+
+
 def _as_batch(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = np.asarray(audio)
+    if audio.dtype.kind not in "biuf":
+        raise TypeError(f"audio must hold real-valued samples, got dtype {audio.dtype}")
     if audio.ndim != 2:
         raise ValueError(
             f"audio must have shape (n_clips, n_samples), got {audio.shape}; "
             "use audio[None] for a single clip"
         )
-    return audio
+    return _check_finite(np.asarray(audio, dtype=np.float32), "audio")
 
 
 def power_to_db_per_clip(power: np.ndarray, top_db: float = TOP_DB) -> np.ndarray:
@@ -71,6 +84,9 @@ def power_to_db_per_clip(power: np.ndarray, top_db: float = TOP_DB) -> np.ndarra
     (n, ...) float32 array in dB; equal to ``librosa.power_to_db(power[i], ref=1.0, top_db=top_db)``
     for each clip ``i``.
     """
+    power = _check_finite(np.asarray(power), "power")
+    if (power < 0).any():
+        raise ValueError("power must be non-negative (squared magnitudes); got negative values")
     db = 10.0 * np.log10(np.maximum(power, AMIN))
     floor = db.reshape(len(db), -1).max(axis=1) - top_db
     return np.maximum(db, floor.reshape((-1,) + (1,) * (db.ndim - 1))).astype(np.float32)
@@ -105,7 +121,12 @@ def mfcc_from_logmel(db: np.ndarray, n_mfcc: int = N_MFCC) -> np.ndarray:
     """
     import scipy.fft
 
-    return scipy.fft.dct(np.asarray(db), type=2, norm="ortho", axis=1)[:, :n_mfcc].astype(np.float32)
+    db = np.asarray(db)
+    if db.ndim != 3:
+        raise ValueError(f"db must have shape (n, n_mels, frames), got {db.shape}; use db[None] for one clip")
+    if check_int(n_mfcc, "n_mfcc") > db.shape[1]:
+        raise ValueError(f"n_mfcc = {n_mfcc} is more than the {db.shape[1]} mel bands of db")
+    return scipy.fft.dct(db, type=2, norm="ortho", axis=1)[:, :n_mfcc].astype(np.float32)
 
 
 def mfcc(audio: np.ndarray, sr: int = SAMPLE_RATE, n_mfcc: int = N_MFCC) -> np.ndarray:
@@ -198,11 +219,17 @@ def piano_roll(onsets: np.ndarray, offsets: np.ndarray, pitches: np.ndarray, n_f
     -------
     (128, n_frames_) uint8 array of 0/1.
     """
+    onsets, offsets, pitches = (np.asarray(values) for values in (onsets, offsets, pitches))
+    if not onsets.shape == offsets.shape == pitches.shape or onsets.ndim != 1:
+        raise ValueError(f"onsets, offsets and pitches must be 1-D of the same length (one entry per note), "
+                         f"got shapes {onsets.shape}, {offsets.shape}, {pitches.shape}")
+    if pitches.dtype.kind not in "iuf" or (pitches % 1 != 0).any() or ((pitches < 0) | (pitches > 127)).any():
+        raise ValueError(f"pitches must be whole MIDI pitches 0..127, got {pitches.dtype} {pitches[:5]}")
     roll = np.zeros((128, n_frames_), dtype=np.uint8)
     times = frame_times(n_frames_, sr, hop_length)
-    start = np.searchsorted(times, np.asarray(onsets, dtype=float), side="left")
-    stop = np.searchsorted(times, np.asarray(offsets, dtype=float), side="left")
-    for pitch, first, last in zip(np.asarray(pitches, dtype=int), start, stop, strict=True):
+    start = np.searchsorted(times, onsets.astype(float), side="left")
+    stop = np.searchsorted(times, offsets.astype(float), side="left")
+    for pitch, first, last in zip(pitches.astype(int), start, stop, strict=True):
         roll[pitch, first:last] = 1
     return roll
 
@@ -286,6 +313,7 @@ class Standardizer:
         axes = self._reduce_axes(train)
         if train.shape[0] == 0:
             raise ValueError("cannot fit a Standardizer on zero training rows")
+        _check_finite(train, "train")
         self.mean_ = train.mean(axis=axes, keepdims=True)
         std = train.std(axis=axes, keepdims=True)
         self.scale_ = np.where(std > 0, std, 1.0)

@@ -43,6 +43,8 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
+from utils.checks import check_int
+
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -116,7 +118,10 @@ def _check_pairs(pairs, same, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _encode_labels(y) -> np.ndarray:
     """Labels as class indices 0..n_classes-1, shape (n_samples,); at least 2 classes."""
-    codes = np.unique(np.asarray(y), return_inverse=True)[1].ravel()
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, one label per sample, got shape {y.shape}.")
+    codes = np.unique(y, return_inverse=True)[1].ravel()
     if codes.max(initial=0) < 1:
         raise ValueError("sampling constraints from labels needs at least 2 classes.")
     return codes
@@ -177,6 +182,7 @@ def sample_pairs(y, n_pairs: int, random_state: int = 0) -> tuple[np.ndarray, np
         True for similar pairs (the first ``n_pairs // 2``).
     """
     codes = _encode_labels(y)
+    n_pairs = check_int(n_pairs, "n_pairs")
     rng = np.random.default_rng(random_state)
     n_similar = n_pairs // 2
     anchors = _anchors_with_class_mates(codes, n_similar, rng)
@@ -196,7 +202,7 @@ def sample_triplets(y, n_triplets: int, random_state: int = 0) -> np.ndarray:
     """
     codes = _encode_labels(y)
     rng = np.random.default_rng(random_state)
-    anchors = _anchors_with_class_mates(codes, n_triplets, rng)
+    anchors = _anchors_with_class_mates(codes, check_int(n_triplets, "n_triplets"), rng)
     positives = _same_class_partners(codes, anchors, rng)
     return np.column_stack([anchors, positives, _other_class_partners(codes, anchors, rng)])
 

@@ -71,13 +71,15 @@ def check_embeddings(
             f"embeddings must have shape (batch, dim), got shape {tuple(embeddings.shape)}; "
             "use x.reshape(len(x), -1) or x[None] for a single embedding"
         )
+    if embeddings.numel() == 0:
+        raise ValueError(f"embeddings are empty (shape {tuple(embeddings.shape)}): a batch needs items")
     if not torch.isfinite(embeddings).all():
         raise ValueError(
             "embeddings contain NaN or infinite values (check the model's inputs and learning rate)"
         )
     if labels is None:
         return None
-    labels = torch.as_tensor(labels, device=embeddings.device)
+    labels = _as_label_tensor(labels, embeddings.device)
     if labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     if labels.ndim != 1 or len(labels) != len(embeddings):
@@ -86,6 +88,17 @@ def check_embeddings(
             f"got shape {tuple(labels.shape)}"
         )
     return labels.long()
+
+
+def _as_label_tensor(labels: Tensor | Sequence[int], device: torch.device) -> Tensor:
+    """``labels`` as a tensor on ``device``; a ``TypeError`` for names or other non-numbers."""
+    try:
+        return torch.as_tensor(labels, device=device)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            "labels must be integers (class codes); map names to codes with "
+            f"np.unique(names, return_inverse=True)[1] ({error})"
+        ) from error
 
 
 def check_indices_tuple(indices_tuple: IndicesTuple, batch_size: int) -> None:

@@ -18,6 +18,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from utils.checks import check_int
+
+
+def _check_sizes(**sizes: int | tuple[int, ...]) -> None:
+    """A ``ValueError`` unless every size (or every entry of a tuple of sizes) is a positive int."""
+    for name, value in sizes.items():
+        for size in value if isinstance(value, tuple) else (value,):
+            check_int(size, f"each of {name}" if isinstance(value, tuple) else name)
+
+
+def _check_input(x: Tensor, model: nn.Module, shape_ok: bool, expected: str) -> None:
+    """A ``TypeError`` unless ``x`` is a floating-point tensor the model's weights can take (float64
+    only for float64 weights), a ``ValueError`` unless ``shape_ok``, naming the ``expected`` shape."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point torch.Tensor of shape {expected}, got "
+                        f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    dtype = next(model.parameters()).dtype
+    if x.dtype == torch.float64 != dtype:
+        raise TypeError(f"x is float64 but the encoder's weights are {dtype}: convert with x.to({dtype}) "
+                        "(torch.from_numpy keeps NumPy's float64)")
+    if not shape_ok:
+        raise ValueError(f"expected input of shape {expected}, got {tuple(x.shape)}")
+
 
 class L2Normalize(nn.Module):
     """Divide each row by its Euclidean norm: (batch, dim) -> (batch, dim) of unit vectors."""
@@ -92,6 +115,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         if len(channels) == 0:
             raise ValueError("channels needs at least one block, e.g. (16, 32, 64)")
+        _check_sizes(n_bins=n_bins, embedding_size=embedding_size, channels=tuple(channels))
         frequency_pool = 1 if pitch_invariant else 2
         if n_bins < frequency_pool ** len(channels):
             raise ValueError(
@@ -110,11 +134,8 @@ class ConvEncoder(nn.Module):
         self.normalize = L2Normalize() if normalize else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 3 or x.shape[1] != self.n_bins or x.shape[2] < self.min_frames:
-            raise ValueError(
-                f"expected input of shape (batch, n_bins={self.n_bins}, frames>={self.min_frames}), "
-                f"got {tuple(x.shape)}"
-            )
+        _check_input(x, self, x.ndim == 3 and x.shape[1] == self.n_bins and x.shape[2] >= self.min_frames,
+                     f"(batch, n_bins={self.n_bins}, frames>={self.min_frames})")
         maps = self.blocks(x[:, None]).mean(dim=3)  # (batch, channels, frequency): mean over time
         pooled = maps.amax(dim=2) if self.pitch_invariant else maps.flatten(1)
         return self.normalize(self.head(pooled))
@@ -145,6 +166,7 @@ class MLPEncoder(nn.Module):
         normalize: bool = True,
     ):
         super().__init__()
+        _check_sizes(in_features=in_features, embedding_size=embedding_size, hidden=tuple(hidden))
         widths = (in_features, *hidden)
         layers: list[nn.Module] = []
         for width_in, width_out in pairwise(widths):
@@ -156,10 +178,7 @@ class MLPEncoder(nn.Module):
         self.in_features = in_features
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(
-                f"expected input of shape (batch, {self.in_features}), got {tuple(x.shape)}"
-            )
+        _check_input(x, self, x.ndim == 2 and x.shape[1] == self.in_features, f"(batch, {self.in_features})")
         return self.layers(x)
 
 

@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
+from utils.checks import check_int
 from utils.evaluate import check_embeddings, pairwise_distances
 
 #: Okabe & Ito (2008): eight colours told apart with every common colour-vision deficiency.
@@ -102,6 +103,8 @@ def project_2d(
         raise ValueError(f"Unknown method {method!r}: use 'pca', 'tsne', 'umap' or None.")
     if points.shape[1] < 2 or len(points) < 3:
         raise ValueError(f"Need at least 3 items of at least 2 dimensions to map; got shape {points.shape}.")
+    if pca_dims is not None:
+        check_int(pca_dims, "pca_dims", minimum=2)
     from sklearn.decomposition import PCA
 
     if pca_dims is not None and pca_dims < min(points.shape):
@@ -271,6 +274,8 @@ def metric_heatmap(
         raise ValueError(
             f"matrix must be 2-D with one column per feature ({len(feature_names)}); got shape {weights.shape}."
         )
+    if not np.isfinite(weights).all():
+        raise ValueError("matrix has NaN or infinite weights: did the learner diverge?")
     square = weights.shape[0] == weights.shape[1]
     limit = np.abs(weights).max() or 1.0
     ax = _new_axes(ax)
@@ -363,7 +368,11 @@ def compare_metrics(
     column per measure (e.g. ``retrieval_report`` outputs).
     """
     table = _results_table(results)
-    table = table[list(measures)] if measures is not None else table
+    if measures is not None:
+        unknown = [m for m in measures if m not in table.columns]
+        if unknown:
+            raise ValueError(f"unknown measures {unknown}; the results have {list(table.columns)}.")
+        table = table[list(measures)]
     n_methods, n_measures = table.shape
     width = 0.8 / n_methods
     ax = _new_axes(ax, figsize=(max(5.0, 1.3 * n_measures * max(1, n_methods / 2)), 3.8))

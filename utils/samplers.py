@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from utils.checks import check_int
+
 
 class PKSampler:
     """A batch sampler of P distinct classes with K items each, deterministic given the seed.
@@ -52,24 +54,20 @@ class PKSampler:
         if labels.ndim != 1 or len(labels) == 0:
             raise ValueError(f"labels must be a non-empty 1-D sequence, got shape {labels.shape}")
         classes, class_of_item = np.unique(labels, return_inverse=True)
-        for name, value in {"p": p, "k": k}.items():
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        p, k = check_int(p, "p"), check_int(k, "k")
         if p > len(classes):
             raise ValueError(
                 f"p = {p} classes per batch, but the labels have only {len(classes)} classes"
             )
         if num_batches is None:
             num_batches = max(1, len(labels) // (p * k))
-        if not isinstance(num_batches, (int, np.integer)) or num_batches < 1:
-            raise ValueError(f"num_batches must be a positive integer, got {num_batches!r}")
         self.items_of_class = [np.flatnonzero(class_of_item == c) for c in range(len(classes))]
-        self.p, self.k, self.num_batches, self.seed = int(p), int(k), int(num_batches), seed
+        self.p, self.k, self.num_batches, self.seed = p, k, check_int(num_batches, "num_batches"), seed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose batches the next iteration yields."""
-        self.epoch = epoch
+        self.epoch = check_int(epoch, "epoch", minimum=0)
 
     def __len__(self) -> int:
         return self.num_batches

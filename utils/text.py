@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from utils.checks import check_int
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_SIZE = 384
 _HELP = (
@@ -55,6 +57,7 @@ def embed_text(texts: Sequence[str] | str, batch_size: int = 64) -> np.ndarray:
         raise TypeError("embed_text expects a string or a list of strings.")
     if len(texts) == 0 or any(not t.strip() for t in texts):
         raise ValueError("embed_text needs at least one text, and no empty strings.")
+    check_int(batch_size, "batch_size")
     model = load_text_model()
     vectors = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
                            convert_to_numpy=True, show_progress_bar=False)

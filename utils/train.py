@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from utils.checks import check_int, check_number
 from utils.course import seed_everything
 
 
@@ -149,6 +150,7 @@ class TwoTower(nn.Module):
 
     def __init__(self, encoder_a: nn.Module, encoder_b: nn.Module):
         super().__init__()
+        _check_modules(encoder_a=encoder_a, encoder_b=encoder_b)
         self.encoder_a = encoder_a
         self.encoder_b = encoder_b
 
@@ -191,8 +193,9 @@ def _fit(model: nn.Module, loss_fn: nn.Module, loader: DataLoader,
          device: str | torch.device | None, seed: int, progress: bool) -> History:
     """The loop shared by :func:`train` and :func:`train_pairs`: ``step(batch, device)`` gives a
     batch's loss; records loss, active fraction, metrics and time in ``history``."""
-    if epochs < 1 or not lr > 0:
-        raise ValueError(f"need epochs >= 1 and lr > 0, got epochs={epochs}, lr={lr}")
+    check_int(epochs, "epochs")
+    check_number(lr, "lr", strict=True)
+    _check_modules(model=model, loss_fn=loss_fn)
     device = torch.device(device) if device is not None else default_device()
     seed_everything(seed)
     model.to(device)
@@ -223,6 +226,14 @@ def _fit(model: nn.Module, loss_fn: nn.Module, loader: DataLoader,
     bar.close()
     model.eval()
     return history
+
+
+def _check_modules(**modules: object) -> None:
+    """A ``TypeError`` naming the first argument that is not a ``torch.nn.Module``."""
+    for name, module in modules.items():
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}; "
+                            "wrap a function in a small nn.Module whose forward calls it")
 
 
 def _loader_from(data: tuple[Dataset, object]) -> DataLoader:
@@ -272,7 +283,10 @@ def embed(
     Runs on ``device`` (default: where the model's parameters are) and restores the model's
     training mode afterwards.
     """
+    check_int(batch_size, "batch_size")
     x = torch.as_tensor(x, dtype=torch.float32)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"x must hold at least one item (n, ...), got shape {tuple(x.shape)}")
     if device is None:
         device = next(model.parameters(), torch.empty(0)).device
     model.to(device)
