@@ -20,9 +20,11 @@ _notebook_failed: set[str] = set()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse every connection outside loopback, here and in the notebooks' kernels."""
+    """Refuse every connection outside loopback, here and in the notebooks' kernels; there, also make
+    deprecations caused by course code errors (see utils.course.setup)."""
     os.environ["ML4MIR_OFFLINE"] = "1"  # inherited by kernels: utils.course.setup() blocks there
     os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["ML4MIR_STRICT_WARNINGS"] = "1"  # kernels: deprecations caused by course code are errors
     os.environ["MPLBACKEND"] = "Agg"
     block_network()
 

@@ -2,16 +2,20 @@
 
 The original tutorial broke on ``DataFrame.append``, ``plot_confusion_matrix`` and Keras ``lr=``.
 This scan catches such calls in the course's code and notebooks without running them; the pytest
-configuration also turns deprecation warnings raised from ``utils`` into errors.
+configuration also turns deprecation warnings raised from ``utils`` into errors, and so does
+``utils.course.setup`` in the notebooks' kernels during the tests (``ML4MIR_STRICT_WARNINGS``).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from utils.course import fail_on_deprecations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +63,17 @@ def test_no_removed_or_deprecated_api(pattern):
 def test_the_scan_catches_what_broke_the_original_tutorial(pattern, example):
     assert re.search(pattern, example)
     assert not re.search(pattern, "x.astype(np.float32); torch.optim.Adam(params, lr=1e-3)")
+
+
+@pytest.mark.parametrize("module", ["__main__", "utils.features"])
+def test_kernels_fail_on_deprecations_caused_by_course_code(module):
+    code = compile("import warnings; warnings.warn('old API', FutureWarning)", "<cell>", "exec")
+    with warnings.catch_warnings():
+        fail_on_deprecations()
+        with pytest.raises(FutureWarning, match="old API"):
+            exec(code, {"__name__": module})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fail_on_deprecations()
+            exec(code, {"__name__": "sklearn.base"})  # a library's own deprecation: reported, not raised
+        assert len(caught) == 1

@@ -99,6 +99,14 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def fail_on_deprecations() -> None:
+    """Turn deprecation warnings caused by the course's own code (``utils`` or a notebook cell,
+    ``__main__``) into errors, so a removed-soon API fails the tests before it breaks a reader's run.
+    The test suite sets ``ML4MIR_STRICT_WARNINGS=1``, so that :func:`setup` calls this in every kernel."""
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("error", category=category, module=r"(utils|__main__)\b")
+
+
 def setup(seed: int = 0, quiet: bool = False, torch_threads: int = 1) -> None:
     """Seed everything, apply the course's plot style, report versions and warn on bad ones.
 
@@ -109,6 +117,8 @@ def setup(seed: int = 0, quiet: bool = False, torch_threads: int = 1) -> None:
     check_int(torch_threads, "torch_threads")
     if os.environ.get("ML4MIR_OFFLINE") == "1":
         block_network()
+    if os.environ.get("ML4MIR_STRICT_WARNINGS") == "1":
+        fail_on_deprecations()
     seed_everything(seed)
     import torch
 
