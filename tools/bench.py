@@ -3,10 +3,14 @@
 - every notebook executed headless (warm data cache): wall time and peak memory of its kernel;
 - building the datasets from scratch into a temporary directory;
 - tools/bench_losses.py and tools/bench_evaluate.py: our losses, miners and evaluation against
-  pytorch-metric-learning on the same inputs (ratios measured side by side).
+  pytorch-metric-learning on the same inputs (ratios measured side by side; evaluation at 10k and
+  100k items);
+- tools/bench_search.py: approximate (FAISS HNSW) against exact nearest-neighbour search.
+
+It ends with a summary table; build/bench.json holds every row.
 
     python tools/bench.py                  # everything
-    python tools/bench.py --only notebooks # or: data, losses, evaluate
+    python tools/bench.py --only notebooks # or: data, losses, evaluate, search
 """
 
 from __future__ import annotations
@@ -63,8 +67,12 @@ def bench_data() -> dict:
     return result
 
 
-def bench_script(script: str) -> dict:
-    result = measure([sys.executable, f"tools/{script}"])
+def bench_script(script: str, *options: str) -> dict:
+    """Run one of the tools/bench_*.py scripts; its rows (written with --json) and its own measures."""
+    with tempfile.TemporaryDirectory() as out:
+        rows = Path(out) / "rows.json"
+        result = measure([sys.executable, f"tools/{script}", *options, "--json", str(rows)])
+        result["rows"] = json.loads(rows.read_text()) if rows.exists() else None
     print(result["output"], flush=True)
     return result
 
@@ -73,8 +81,38 @@ SUITES = {
     "notebooks": bench_notebooks,
     "data": bench_data,
     "losses": lambda: bench_script("bench_losses.py"),
-    "evaluate": lambda: bench_script("bench_evaluate.py"),
+    "evaluate": lambda: bench_script("bench_evaluate.py", "--large"),
+    "search": lambda: bench_script("bench_search.py"),
 }
+
+
+def summary(results: dict) -> str:
+    """The headline numbers of every suite that ran, as a markdown table."""
+    lines = ["| measure | value |", "|---|---|"]
+    if "notebooks" in results:
+        runs = results["notebooks"]
+        lines += [f"| {name.removeprefix('notebooks/')} | {r['seconds']:.0f} s, {r['peak_gb']:.2f} GB |"
+                  for name, r in runs.items()]
+        lines.append(f"| all notebooks | {sum(r['seconds'] for r in runs.values()):.0f} s, "
+                     f"peak {max(r['peak_gb'] for r in runs.values()):.2f} GB |")
+    if "data" in results:
+        data = results["data"]
+        lines.append(f"| datasets from scratch / load | {data['seconds']:.0f} s ({data['peak_gb']:.2f} GB) / "
+                     f"{data['load']['output'].strip()} s |")
+    for row in (results.get("losses", {}).get("rows") or []):
+        if row["pml_ms"] is not None:
+            lines.append(f"| {row['case']}, batch {row['batch']}: PML / ours | {row['pml_ms']:.2f} / "
+                         f"{row['ours_ms']:.2f} ms = {row['speedup']:.2f}x |")
+    for row in (results.get("evaluate", {}).get("rows") or []):
+        full = f"{row['ratio_full']:.1f}x (k=None), " if "ratio_full" in row else ""
+        lines.append(f"| evaluation {row['items']:,} x {row['dims']}: AccuracyCalculator / ours | {full}"
+                     f"{row['ratio_at_r']:.1f}x (k=max_bin_count); ours {row['ours_s']:.1f} s |")
+    search = results.get("search", {}).get("rows")
+    if search:
+        for row in search["hnsw"]:
+            lines.append(f"| HNSW efSearch {row['efSearch']} vs exact, {search['items']:,} items | recall@10 "
+                         f"{row['recall']:.3f}, {row['speedup']:.1f}x faster |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=SUITES, action="append", help="run only these suites")
     args = parser.parse_args(argv)
     results = {name: SUITES[name]() for name in args.only or SUITES}
-    if "notebooks" in results:
-        total = sum(r["seconds"] for r in results["notebooks"].values())
-        print(f"all notebooks: {total:.0f} s; slowest "
-              f"{max(results['notebooks'].items(), key=lambda kv: kv[1]['seconds'])[0]}")
+    print(summary(results))
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")

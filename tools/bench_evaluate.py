@@ -1,19 +1,23 @@
 """Time utils.evaluate against pytorch-metric-learning's AccuracyCalculator on the same problem.
 
-    python tools/bench_evaluate.py                 # 10k x 64, 100 classes: times and the ratio
-    python tools/bench_evaluate.py --large         # and 100k x 128 with utils.evaluate alone
+    python tools/bench_evaluate.py                 # 10k x 64, 100 classes: times and the ratios
+    python tools/bench_evaluate.py --large         # and 100k x 128, 1,000 classes
+    python tools/bench_evaluate.py --large --json build/evaluate.json
 
 AccuracyCalculator gets an explicit brute-force KNN (CustomKNN(LpDistance)), as in the tests. It is
 timed twice: with k=None (every item ranked: what full mAP and MRR need, and what
 ``retrieval_report`` always computes) and with k="max_bin_count" (enough for P@1, R-precision
-and MAP@R alone).
+and MAP@R alone). At 100k items only the second fits in memory (k=None would hold 100k x 100k
+neighbours); its KNN then runs in batches of 4,096 queries.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,11 +49,12 @@ def time_ours(points: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
     return time.perf_counter() - start, report
 
 
-def time_accuracy_calculator(points: np.ndarray, labels: np.ndarray, include: tuple, k) -> tuple[float, dict]:
+def time_accuracy_calculator(points: np.ndarray, labels: np.ndarray, include: tuple, k,
+                             batch_size: int | None = None) -> tuple[float, dict]:
     calculator = AccuracyCalculator(
         include=include,
         k=k,
-        knn_func=CustomKNN(LpDistance(normalize_embeddings=False)),
+        knn_func=CustomKNN(LpDistance(normalize_embeddings=False), batch_size=batch_size),
         device=torch.device("cpu"),
     )
     start = time.perf_counter()
@@ -57,34 +62,43 @@ def time_accuracy_calculator(points: np.ndarray, labels: np.ndarray, include: tu
     return time.perf_counter() - start, accuracy
 
 
+def compare(n_items: int, n_dims: int, n_classes: int, full: bool) -> dict:
+    """Ours against AccuracyCalculator on one problem; ``full`` adds its k=None run (small sizes)."""
+    points, labels = problem(n_items, n_dims, n_classes)
+    ours, report = time_ours(points, labels)
+    row = {"items": n_items, "dims": n_dims, "classes": n_classes, "ours_s": ours}
+    print(f"utils.evaluate.retrieval_report  {n_items} x {n_dims}: {ours:7.2f} s (peak RSS so far {peak_rss_gb():.2f} GB)")
+    at_r, accuracy_at_r = time_accuracy_calculator(points, labels, AT_R, "max_bin_count",
+                                                   batch_size=None if full else 4096)
+    row.update(at_r_s=at_r, ratio_at_r=at_r / ours,
+               gap=abs(report["map@r"] - accuracy_at_r["mean_average_precision_at_r"]))
+    print(f"AccuracyCalculator k=max_bin_count (P@1, R-prec, MAP@R): {at_r:7.2f} s")
+    if full:
+        seconds, accuracy = time_accuracy_calculator(points, labels, FULL, None)
+        row.update(full_s=seconds, ratio_full=seconds / ours,
+                   gap=max(row["gap"], abs(report["map"] - accuracy["mean_average_precision"])))
+        print(f"AccuracyCalculator k=None (+ full mAP, MRR):             {seconds:7.2f} s")
+    row["peak_gb"] = peak_rss_gb()
+    ratios = f"{row['ratio_full']:.1f}x with k=None, " if full else ""
+    print(f"largest difference in mAP / MAP@R: {row['gap']:.1e}; ratio (AccuracyCalculator / ours): "
+          f"{ratios}{row['ratio_at_r']:.1f}x with k=max_bin_count; peak RSS {row['peak_gb']:.2f} GB")
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--dims", type=int, default=64)
     parser.add_argument("--classes", type=int, default=100)
-    parser.add_argument("--large", action="store_true", help="also time 100k x 128 (ours only)")
+    parser.add_argument("--large", action="store_true", help="also compare at 100k x 128, 1,000 classes")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     print(f"threads: torch {torch.get_num_threads()}")
-
-    points, labels = problem(args.items, args.dims, args.classes)
-    ours, report = time_ours(points, labels)
-    print(f"utils.evaluate.retrieval_report  {args.items} x {args.dims}: {ours:7.2f} s "
-          f"(peak RSS so far {peak_rss_gb():.2f} GB)")
-    at_r, accuracy_at_r = time_accuracy_calculator(points, labels, AT_R, "max_bin_count")
-    print(f"AccuracyCalculator k=max_bin_count (P@1, R-prec, MAP@R): {at_r:7.2f} s")
-    full, accuracy = time_accuracy_calculator(points, labels, FULL, None)
-    print(f"AccuracyCalculator k=None (+ full mAP, MRR):             {full:7.2f} s "
-          f"(peak RSS so far {peak_rss_gb():.2f} GB)")
-    gap = max(abs(report["map"] - accuracy["mean_average_precision"]),
-              abs(report["map@r"] - accuracy_at_r["mean_average_precision_at_r"]))
-    print(f"largest difference in mAP / MAP@R: {gap:.1e}")
-    print(f"ratio (AccuracyCalculator / ours): {full / ours:.1f}x with k=None, {at_r / ours:.1f}x with k=max_bin_count")
-
+    rows = [compare(args.items, args.dims, args.classes, full=True)]
     if args.large:
-        points, labels = problem(100_000, 128, 1_000)
-        large, report = time_ours(points, labels)
-        print(f"utils.evaluate.retrieval_report 100000 x 128: {large:7.1f} s "
-              f"(peak RSS {peak_rss_gb():.2f} GB), MAP@R {report['map@r']:.3f}")
+        rows.append(compare(100_000, 128, 1_000, full=False))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ builds a (positive pairs x negative pairs) matrix, cubic in the batch size: wher
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from pytorch_metric_learning import losses as pml_losses
@@ -118,7 +120,9 @@ def main() -> None:
         "--max-pml-elements", type=float, default=5e7, help="skip PML's NTXent above this"
     )
     parser.add_argument("--only", nargs="+", default=None, help="names of the cases to run")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
+    rows = []
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
@@ -137,6 +141,7 @@ def main() -> None:
             ours_step = make_step(ours_miner, ours_loss.to(args.device), embeddings, labels)
             if name == "ntxent" and pml_ntxent_elements(batch_size) > args.max_pml_elements:
                 (ours,) = best_seconds([ours_step], args.repeats)
+                rows.append({"case": name, "batch": batch_size, "ours_ms": ours * 1e3, "pml_ms": None})
                 gigabytes = pml_ntxent_elements(batch_size) * 4 / 1e9
                 print(
                     f"{name:<27} {batch_size:>5} {'skipped':>9} {ours * 1e3:>9.2f}   PML needs >{gigabytes:.1f} GB"
@@ -145,9 +150,14 @@ def main() -> None:
             pml_miner, pml_loss = make_pml()
             pml_step = make_step(pml_miner, pml_loss.to(args.device), embeddings, labels)
             ours, theirs = best_seconds([ours_step, pml_step], args.repeats)
+            rows.append({"case": name, "batch": batch_size, "ours_ms": ours * 1e3, "pml_ms": theirs * 1e3,
+                         "speedup": theirs / ours})
             print(
                 f"{name:<27} {batch_size:>5} {theirs * 1e3:>9.2f} {ours * 1e3:>9.2f} {theirs / ours:>8.2f}x"
             )
+
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
