@@ -58,3 +58,31 @@ def test_setup_cell_runs_outside_colab(capsys):
     assert "google.colab" not in sys.modules
     exec(compile(source, "setup-cell", "exec"), {})
     assert "torch" in capsys.readouterr().out
+
+
+def test_setup_cell_on_colab_installs_once(tmp_path, monkeypatch, capsys):
+    """On a (simulated) fresh Colab runtime the cell installs FluidSynth, clones and installs the
+    course once; run again, it installs nothing; either way the notebook's imports then work."""
+    import subprocess
+    import types
+
+    clone = tmp_path / "course"
+    commands = []
+
+    def fake_run(command, **options):
+        commands.append(command)
+        if "clone" in command:
+            clone.mkdir()
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    source = stamp.SETUP_SOURCE.replace("%matplotlib inline", "").replace(stamp.CLONE_DIR, str(clone))
+    for _ in range(2):
+        exec(compile(source, "setup-cell", "exec"), {})
+    assert len(commands) == 3 and (clone / ".installed").exists()
+    assert "libfluidsynth3" in commands[0]
+    assert f"https://github.com/{stamp.REPOSITORY}" in commands[1]
+    assert commands[2][-2:] == ["-e", str(clone)]
+    assert "torch" in capsys.readouterr().out
