@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter, SlidesExporter
+from nbconvert.filters import markdown2html
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 TOOLS = Path(__file__).resolve().parent
@@ -99,14 +101,31 @@ def write_page(notebook: Path, target: Path, kind: str, assets: Path) -> None:
     target.write_text(body)
 
 
+def inline_markdown(text: str) -> str:
+    """One line of markdown as HTML, without the paragraph around it (maths left to MathJax)."""
+    return re.sub(r"^<p>|</p>$", "", markdown2html(text).strip())
+
+
+def series_name(page: Path, output_dir: Path) -> str:
+    """The series a page belongs to, from its folder: ``2_deep_metric_learning`` -> ``2 Deep metric learning``."""
+    folder = page.parent.relative_to(output_dir).as_posix()
+    if folder == ".":
+        return "Start here"
+    number, _, words = folder.partition("_")
+    return f"{number} {words.replace('_', ' ').capitalize()}"
+
+
 def index_html(pages: list[tuple[Path, Path]], output_dir: Path, kind: str) -> str:
-    """The index page: one entry per (notebook, page), titled and summarised from the notebook."""
-    items = []
+    """The index page: the pages by series, each titled and summarised from its notebook."""
+    items, series = [], None
     for notebook, page in pages:
+        if series_name(page, output_dir) != series:
+            series = series_name(page, output_dir)
+            items.append(f"</ol><h2>{html.escape(series)}</h2><ol>")
         title, summary = title_and_summary(notebook)
         link = page.relative_to(output_dir).as_posix()
-        items.append(f'<li><a href="{html.escape(link)}">{html.escape(title)}</a>'
-                     f"<p>{html.escape(summary)}</p></li>")
+        items.append(f'<li><a href="{html.escape(link)}">{inline_markdown(title)}</a>'
+                     f"{markdown2html(summary)}</li>")
     heading = "slides" if kind == "slides" else "executed notebooks"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -114,10 +133,15 @@ def index_html(pages: list[tuple[Path, Path]], output_dir: Path, kind: str) -> s
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Metric Learning for MIR: {heading}</title>
+<script type="text/x-mathjax-config">
+  MathJax.Hub.Config({{tex2jax: {{inlineMath: [["$", "$"]], processEscapes: true}}, messageStyle: "none"}});
+</script>
+<script src="assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"></script>
 <style>
   body {{ font-family: system-ui, sans-serif; max-width: 46rem; margin: 3rem auto; padding: 0 1rem;
          color: #222; line-height: 1.5; }}
   h1 {{ font-size: 1.8rem; margin-bottom: 0.2rem; }}
+  h2 {{ font-size: 1.2rem; margin: 2rem 0 0; color: #444; }}
   ol {{ padding-left: 1.4rem; }}
   li {{ margin: 0.9rem 0; }}
   li a {{ font-weight: 600; color: #0072b2; text-decoration: none; }}
