@@ -62,7 +62,8 @@ fi
 
 "$PYTHON" -m pip install -e ".[dev]"
 if command -v npm >/dev/null; then
-  npm ci --prefix tools/site --no-audit --no-fund --loglevel=error
+  npm ci --prefix tools/site --no-audit --no-fund --loglevel=error \
+    || echo "npm could not install the site's assets: make html and make slides need them (npm ci --prefix tools/site)." >&2
 else
   echo "npm not found: make html and make slides need it once (npm ci --prefix tools/site); the rest works without."
 fi
