@@ -99,6 +99,24 @@ def test_two_views_differ_and_are_transformed():
     torch.testing.assert_close(again[0], view_1)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_values_are_refused_wherever_they_are(bad):
+    for position in [(0, 0, 0), (5, 7, 9), (2, 3, 4)]:
+        x = _batch()
+        x[position] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            random_gain(x, 3.0, _generator())
+
+
+def test_noise_fluctuations_are_exponential():
+    x = torch.full((4, 16, 500), -100.0)
+    x[:, 0] = 0.0  # the mean power is 1/16, so the noise power at 0 dB SNR is 1/16 per bin
+    noisy = add_noise(x, (0.0, 0.0), _generator())
+    fluctuation = 16 * torch.pow(10.0, noisy[:, 1:] / 10).flatten().double()  # Exp(1): mean 1, variance 1
+    assert abs(fluctuation.mean().item() - 1) < 0.02 and abs(fluctuation.var().item() - 1) < 0.05
+    assert fluctuation.min() >= 0 and torch.isfinite(noisy).all()
+
+
 @pytest.mark.parametrize(
     "call, error",
     [

@@ -32,6 +32,7 @@ independently augmented views, the positive pairs of SimCLR's NT-Xent loss.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ def _check_batch(x: Tensor) -> None:
         raise ValueError(
             f"x must have shape (batch, bins, frames), got {tuple(x.shape)}; use x[None] for one clip"
         )
-    if not torch.isfinite(x).all():
+    if x.numel() and not torch.isfinite(torch.stack(torch.aminmax(x))).all():  # NaN spreads to min and max
         raise ValueError("x has NaN or infinite values: spectrograms in dB must be floored (finite)")
 
 
@@ -63,6 +64,11 @@ def _uniform(generator: torch.Generator, n: int, low: float, high: float, like: 
     """``n`` draws from U(low, high), shaped (n, 1, 1) to broadcast over bins and frames."""
     draws = torch.rand(n, generator=generator, dtype=like.dtype)
     return (low + (high - low) * draws).to(like.device).view(n, 1, 1)
+
+
+def _from_db(x: Tensor) -> Tensor:
+    """``10 ** (x / 10)`` (dB to power) as ``exp``, which torch vectorises better than ``pow``."""
+    return torch.exp(x * (math.log(10) / 10))
 
 
 def random_crop(x: Tensor, frames: int, generator: torch.Generator) -> Tensor:
@@ -110,11 +116,12 @@ def add_noise(x: Tensor, snr_db: tuple[float, float], generator: torch.Generator
     """
     _check_batch(x)
     low, high = _check_snr(snr_db)
-    power = torch.pow(10.0, x / 10)
+    power = _from_db(x)
     snr = _uniform(generator, len(x), low, high, x)
-    noise_level = power.mean(dim=(1, 2), keepdim=True) * torch.pow(10.0, -snr / 10)
-    fluctuation = torch.empty(x.shape, dtype=x.dtype).exponential_(generator=generator).to(x.device)
-    return 10 * torch.log10(power + noise_level * fluctuation)
+    noise_level = power.mean(dim=(1, 2), keepdim=True) * _from_db(-snr)
+    # Exp(1) draws as -log(U), U ~ U(0, 1]: a few times faster than Tensor.exponential_ on the CPU
+    uniform = 1 - torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    return 10 * torch.log10(power - noise_level * torch.log(uniform))
 
 
 def shift_bins(x: Tensor, shifts: Tensor) -> Tensor:
