@@ -16,6 +16,7 @@ import sys
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from utils.checks import check_int
 
@@ -43,7 +44,8 @@ def seed_everything(seed: int = 0) -> None:
     except ImportError:
         return
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.cuda.is_available():  # CPU kernels are deterministic already; this costs 3 s of imports
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def versions(packages: tuple[str, ...] = REPORTED_PACKAGES) -> dict[str, str]:
@@ -110,9 +112,10 @@ def fail_on_deprecations() -> None:
 def setup(seed: int = 0, quiet: bool = False, torch_threads: int = 1) -> None:
     """Seed everything, apply the course's plot style, report versions and warn on bad ones.
 
-    torch runs on ``torch_threads`` CPU threads: the course's models are small, one thread is as
-    fast on a laptop, never oversubscribes a shared machine, and gives the same numbers on machines
-    with different core counts.
+    torch, and NumPy's, SciPy's and scikit-learn's BLAS/OpenMP pools, run on ``torch_threads`` CPU
+    threads: the course's problems are small, one thread is as fast on a laptop (several times
+    faster on a busy one), never oversubscribes a shared machine, and gives the same numbers on
+    machines with different core counts.
     """
     check_int(torch_threads, "torch_threads")
     if os.environ.get("ML4MIR_OFFLINE") == "1":
@@ -123,6 +126,10 @@ def setup(seed: int = 0, quiet: bool = False, torch_threads: int = 1) -> None:
     import torch
 
     torch.set_num_threads(torch_threads)
+    import scipy.linalg  # noqa: F401  (load SciPy's own BLAS now, so that the limit reaches it too)
+    import sklearn.utils  # noqa: F401  (and scikit-learn's OpenMP runtime)
+
+    threadpool_limits(torch_threads)
     try:
         from utils import plots
 
