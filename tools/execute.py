@@ -22,9 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def execute(path: Path, timeout: int = 900) -> nbformat.NotebookNode:
     """Run every cell of a notebook in its own folder; raise on the first failing cell."""
     nb = nbformat.read(path, as_version=4)
-    os.environ["TQDM_DISABLE"] = "1"
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    previous = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # read by the kernel, which inherits this environment
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if previous is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = previous
     return nb
 
 
