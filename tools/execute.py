@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import nbformat
 from nbclient import NotebookClient
@@ -22,16 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def execute(path: Path, timeout: int = 900) -> nbformat.NotebookNode:
     """Run every cell of a notebook in its own folder; raise on the first failing cell."""
     nb = nbformat.read(path, as_version=4)
-    previous = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"  # read by the kernel, which inherits this environment
-    try:
+    with patch.dict(os.environ, TQDM_DISABLE="1"):  # for the kernel, which inherits the environment
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        if previous is None:
-            del os.environ["TQDM_DISABLE"]
-        else:
-            os.environ["TQDM_DISABLE"] = previous
     return nb
 
 
