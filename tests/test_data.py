@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from utils import data
 from utils import features as F
@@ -169,7 +170,8 @@ def test_damaged_cache_is_rebuilt_with_a_message(gm_notes, tmp_path, damage, rea
 def test_features_are_cached_and_checked(tmp_path):
     notes = gm(tmp_path, programs=(0,))
     logmel = notes.features("logmel")
-    np.testing.assert_array_equal(logmel, F.logmel(notes.audio))
+    with threadpool_limits(1):  # as the cache computes them
+        np.testing.assert_array_equal(logmel, F.logmel(notes.audio))
     assert logmel.shape == (len(notes), F.N_MELS, 41) and logmel.dtype == np.float32
     stats = notes.features("mfcc_stats")
     np.testing.assert_allclose(stats, F.mfcc_stats(notes.audio), rtol=1e-5, atol=1e-4)
@@ -179,6 +181,17 @@ def test_features_are_cached_and_checked(tmp_path):
     with pytest.warns(data.StaleCacheWarning, match="logmel"):
         np.testing.assert_array_equal(notes.features("logmel"), logmel)
     assert gm(tmp_path, programs=(0,)).features("logmel").flags.writeable
+
+
+def test_features_are_computed_on_one_thread_whatever_the_caller_allows(tmp_path, monkeypatch):
+    """BLAS threads change the last bits of a feature (and every fit downstream): a cache built by
+    `make data` (all cores) must hold what a notebook's kernel (one thread) would have computed."""
+    seen = []
+    original = F.tutorial_features
+    monkeypatch.setattr(F, "tutorial_features", lambda audio: seen.append(threadpool_info()) or original(audio))
+    with threadpool_limits(2):
+        gm(tmp_path, programs=(0,)).tutorial_table()
+    assert seen and all(pool["num_threads"] == 1 for pools in seen for pool in pools)
 
 
 def test_tutorial_table_has_the_original_layout(gm_notes):
@@ -254,6 +267,13 @@ def test_chorale_stem_features(chorale_set):
     np.testing.assert_allclose(logmel[1, 2], F.logmel(chorale_set.stems[1, 2][None])[0], atol=1e-4)
     with pytest.raises(ValueError, match="unknown source 'voices'"):
         chorale_set.features("logmel", source="voices")
+
+
+def test_precompute_caches_what_the_notebooks_read(tmp_path):
+    chorale_set = chorales(tmp_path, pieces=TINY_CHORALES["pieces"][:1], versions=1)
+    chorale_set.precompute(["logmel"])
+    cached = {path.name for path in (chorale_set.cache_dir / "features").glob("*.npy")}
+    assert cached == {"logmel.npy", "logmel-stems.npy"}
 
 
 def test_gm_notes_have_no_stems(gm_notes):
@@ -340,6 +360,6 @@ def test_cli_builds_into_the_cache_dir(monkeypatch, tmp_path, capsys):
     assert data.main(["build", "gm_notes", "--cache-dir", str(tmp_path), "--features", "logmel"]) == 0
     assert "gm_notes: 32 clips" in capsys.readouterr().out
     (directory,) = tmp_path.glob("gm_notes-*")
-    assert (directory / "features" / "logmel.npy").is_file()
+    assert {path.name for path in (directory / "features").glob("*.npy")} == {"logmel.npy", "tutorial.npy"}
     with pytest.raises(SystemExit):
         data.main(["build", "nsynth"])
