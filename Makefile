@@ -5,7 +5,7 @@ EXECUTED := $(NOTEBOOKS:notebooks/%=build/executed/%)
 UTILS := $(shell find utils -name '*.py')
 PYTEST_NOTEBOOKS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: help install install-browser data test test-units lab run slides html student bench lint stamp clean
+.PHONY: help install install-browser data test test-units test-portable lab run slides html student bench lint stamp clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,6 +24,15 @@ test: data  ## unit tests and every notebook end to end, with a time table per n
 
 test-units:  ## unit tests only
 	$(PYTHON) -m pytest tests
+
+# Another x86-64 CPU's floating-point: baseline SIMD paths in NumPy, OpenBLAS, MKL, oneDNN, ATen and
+# numba, and a data cache built under them. The last bits of every feature and fit then differ.
+PORTABLE_ENV := NPY_DISABLE_CPU_FEATURES=X86_V3 OPENBLAS_CORETYPE=Sandybridge MKL_ENABLE_INSTRUCTIONS=AVX \
+	DNNL_MAX_CPU_ISA=AVX ATEN_CPU_CAPABILITY=default NUMBA_CPU_NAME=generic ML4MIR_DATA=$(CURDIR)/build/portable-data
+
+test-portable:  ## every notebook again on another CPU's rounding (x86-64): no claim may hang on the last bits
+	$(PORTABLE_ENV) $(PYTHON) -m utils.data build
+	$(PORTABLE_ENV) $(PYTHON) -m pytest notebooks $(PYTEST_NOTEBOOKS)
 
 lab:  ## open JupyterLab on the notebooks
 	$(PYTHON) -m jupyter lab notebooks
