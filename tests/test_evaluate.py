@@ -253,6 +253,44 @@ def test_chunked_equals_unchunked():
     assert_same_ranks(chunked, whole)
 
 
+# --- ranking only the first results (full_ranking=False, depth) ---------------------------------
+
+AT_R = ("precision@1", "r_precision", "map@r")
+
+
+@pytest.mark.parametrize("depth", [1, 5, 40])
+def test_depth_keeps_the_first_ranks_of_the_full_ranking(depth):
+    points, labels, groups = integer_points(150, 2, 5, seed=11)  # tie-heavy: ties at the cut too
+    whole = ev.relevant_ranks(points, labels, groups=groups)
+    top = ev.relevant_ranks(points, labels, groups=groups, depth=depth, chunk_size=37)
+    cut = max(depth, whole.n_relevant.max())
+    assert_same_ranks(top, ev.RelevantRanks(whole.query[whole.rank <= cut], whole.rank[whole.rank <= cut],
+                                            whole.n_relevant))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_results_only_give_the_same_measures(seed):
+    rng = np.random.default_rng(seed)
+    points, labels, groups = integer_points(60, int(rng.integers(1, 4)), int(rng.integers(2, 9)), seed)
+    setting = [{}, {"groups": groups}, {"gallery": points[::-1], "gallery_labels": labels[::-1]},
+               {"metric": "cosine"}][seed % 4]
+    points = points + 0.5 if setting.get("metric") == "cosine" else points  # no zero vectors
+    full = ev.retrieval_report(points, labels, ks=(1, 3, 7), **setting)
+    top = ev.retrieval_report(points, labels, ks=(1, 3, 7), full_ranking=False, **setting)
+    assert set(full) - set(top) == {"map", "mrr", "mr1"}
+    assert top == pytest.approx({name: full[name] for name in top}, abs=1e-12)
+
+
+def test_first_results_only_match_accuracy_calculator_with_max_bin_count():
+    points, labels = clustered(n_items=400, seed=12)
+    ours = ev.retrieval_report(points, labels, full_ranking=False)
+    theirs = AccuracyCalculator(include=tuple(PML_NAMES[name] for name in AT_R), k="max_bin_count",
+                                knn_func=CustomKNN(LpDistance(normalize_embeddings=False)),
+                                device=torch.device("cpu")).get_accuracy(points, labels)
+    for name in AT_R:
+        assert ours[name] == pytest.approx(theirs[PML_NAMES[name]], abs=1e-6), name
+
+
 def test_a_callable_metric_gives_the_same_report_as_its_name():
     points, labels = clustered(seed=10)
     by_name = ev.retrieval_report(points, labels, metric="euclidean")

@@ -106,7 +106,7 @@ def summary(results: dict) -> str:
     for row in (results.get("evaluate", {}).get("rows") or []):
         full = f"{row['ratio_full']:.1f}x (k=None), " if "ratio_full" in row else ""
         lines.append(f"| evaluation {row['items']:,} x {row['dims']}: AccuracyCalculator / ours | {full}"
-                     f"{row['ratio_at_r']:.1f}x (k=max_bin_count); ours {row['ours_s']:.1f} s |")
+                     f"{row['ratio_at_r']:.1f}x (k=max_bin_count, ours {row['ours_at_r_s']:.1f} s) |")
     search = results.get("search", {}).get("rows")
     if search:
         for row in search["hnsw"]:

@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from numpy.typing import ArrayLike
 
 from utils.checks import check_int
@@ -405,6 +406,7 @@ def relevant_ranks(
     gallery_groups: ArrayLike | None = None,
     metric: Metric = "euclidean",
     chunk_size: int | None = None,
+    depth: int | None = None,
 ) -> RelevantRanks:
     """Rank the gallery for every query and keep the ranks of its relevant items.
 
@@ -422,11 +424,17 @@ def relevant_ranks(
         See the module's conventions.
     chunk_size : int, optional
         Queries per block (default: about 16M distances per block).
+    depth : int, optional
+        Rank only the first ``max(depth, R_max)`` results of each query, ``R_max`` being the most
+        relevant items any query has: enough for precision@k (``k <= depth``), R-precision and
+        MAP@R, not for mAP, MRR or MR1, and much faster on a large gallery (one ``torch.topk``
+        per block instead of a sort). Default: rank everything.
 
     Returns
     -------
     RelevantRanks
-        Ranks among the candidates (gallery minus excluded items), ties counted pessimistically.
+        Ranks among the candidates (gallery minus excluded items), ties counted pessimistically;
+        with ``depth``, only those within it (``n_relevant`` still counts every relevant item).
     """
     search = _search(embeddings, gallery, groups, gallery_groups, metric)
     query_labels = _as_vector(labels, len(search.queries), "labels", "embeddings")
@@ -441,6 +449,8 @@ def relevant_ranks(
         _check_labels_in_gallery(query_labels, reference_labels)
         query_codes, gallery_codes = _encode(query_labels, reference_labels)
 
+    if depth is not None:
+        return _top_relevant_ranks(search, query_codes, gallery_codes, check_int(depth, "depth"), chunk_size)
     queries, ranks, n_relevant = [], [], []
     for rows, distances in search.blocks(chunk_size):
         relevant = query_codes[rows, None] == gallery_codes[None, :]
@@ -450,6 +460,59 @@ def relevant_ranks(
         ranks.append(block_ranks)
         n_relevant.append(counts)
     return RelevantRanks(np.concatenate(queries), np.concatenate(ranks), np.concatenate(n_relevant))
+
+
+def _top_relevant_ranks(
+    search: _Search, query_codes: np.ndarray, gallery_codes: np.ndarray, depth: int, chunk_size: int | None
+) -> RelevantRanks:
+    """:func:`relevant_ranks` truncated to the first ``max(depth, R_max)`` results of each query."""
+    n_relevant = _relevant_counts(search, query_codes, gallery_codes)
+    depth = min(max(depth, int(n_relevant.max(initial=0))), len(search.gallery))
+    queries, ranks = [], []
+    for rows, distances in search.blocks(chunk_size):
+        block_queries, block_ranks = _top_ranks_in_block(distances, query_codes[rows], gallery_codes, depth)
+        queries.append(block_queries + rows.start)
+        ranks.append(block_ranks)
+    return RelevantRanks(np.concatenate(queries), np.concatenate(ranks), n_relevant)
+
+
+def _relevant_counts(search: _Search, query_codes: np.ndarray, gallery_codes: np.ndarray) -> np.ndarray:
+    """Relevant candidates of each query, counted without ranking: gallery items of its label,
+    less those of its own group (itself included) or, with no groups, itself when it is in the gallery."""
+    n_codes = int(max(query_codes.max(), gallery_codes.max())) + 1
+    counts = np.bincount(gallery_codes, minlength=n_codes)[query_codes]
+    if search.query_groups is not None:
+        gallery_pairs = search.gallery_groups.astype(np.int64) * n_codes + gallery_codes
+        pairs, pair_counts = np.unique(gallery_pairs, return_counts=True)
+        query_pairs = search.query_groups.astype(np.int64) * n_codes + query_codes
+        where = np.minimum(np.searchsorted(pairs, query_pairs), len(pairs) - 1)
+        return counts - np.where(pairs[where] == query_pairs, pair_counts[where], 0)
+    return counts - 1 if search.query_positions is not None else counts
+
+
+def _top_ranks_in_block(
+    distances: np.ndarray, query_codes: np.ndarray, gallery_codes: np.ndarray, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Block rows and ranks (at most ``depth``) of the relevant items among each row's first results.
+
+    ``torch.topk`` finds the ``depth`` nearest candidates; at equal distance irrelevant items come
+    first, as in :func:`_ranks_in_block`, including those tied at the cut but left out of the list.
+    """
+    values, columns = (t.numpy() for t in torch.topk(torch.from_numpy(distances), depth, dim=1, largest=False))
+    relevant = (gallery_codes[columns] == query_codes[:, None]) & (values < np.inf)
+    order = np.lexsort((relevant, values))  # by distance, then irrelevant before relevant
+    relevant, values = np.take_along_axis(relevant, order, axis=1), np.take_along_axis(values, order, axis=1)
+    ranks = np.tile(np.arange(1, depth + 1), (len(values), 1))
+    last = values[:, -1:]
+    at_cut = relevant & (values == last)
+    cut = np.flatnonzero(at_cut.any(axis=1))
+    if len(cut):  # irrelevant items at the cut's distance that topk left out go before these
+        irrelevant = gallery_codes[None, :] != query_codes[cut, None]
+        tied = np.count_nonzero((distances[cut] == last[cut]) & irrelevant, axis=1)
+        listed = np.count_nonzero((values[cut] == last[cut]) & ~relevant[cut], axis=1)
+        ranks[cut] += at_cut[cut] * (tied - listed)[:, None]
+    keep = relevant & (ranks <= depth)
+    return np.nonzero(keep)[0], ranks[keep]
 
 
 def _check_labels_in_gallery(query_labels: np.ndarray, gallery_labels: np.ndarray) -> None:
@@ -624,11 +687,15 @@ def retrieval_report(
     metric: Metric = "euclidean",
     ks: Sequence[int] = (1, 10),
     chunk_size: int | None = None,
+    full_ranking: bool = True,
 ) -> dict[str, float]:
     """The retrieval measures of an embedding, averaged over queries.
 
     Arguments as :func:`relevant_ranks`; ``ks`` adds ``precision@k``, ``hit_rate@k``,
-    ``recall@k`` and ``ndcg@k`` for each ``k``.
+    ``recall@k`` and ``ndcg@k`` for each ``k``. ``full_ranking=False`` ranks only the first
+    results of each query, as many as R-precision, MAP@R and the ``@k`` measures need (like
+    ``AccuracyCalculator(k="max_bin_count")``): several times faster on 100k items, without
+    ``map``, ``mrr`` and ``mr1``.
 
     Returns
     -------
@@ -645,8 +712,11 @@ def retrieval_report(
     (0.75, 0.833)
     """
     ks = tuple(check_int(k, "each of ks") for k in ks)
+    if not isinstance(full_ranking, bool | np.bool_):
+        raise TypeError(f"full_ranking must be True or False, not {full_ranking!r}.")
+    depth = None if full_ranking else max(ks, default=1)
     ranks = relevant_ranks(
-        embeddings, labels, gallery, gallery_labels, groups, gallery_groups, metric, chunk_size
+        embeddings, labels, gallery, gallery_labels, groups, gallery_groups, metric, chunk_size, depth
     )
     answered = ranks.subset(ranks.has_relevant)
     if answered.n_queries == 0:
@@ -659,10 +729,13 @@ def retrieval_report(
         "precision@1": mean(precision_at_k(answered, 1)),
         "r_precision": mean(r_precision(answered)),
         "map@r": mean(map_at_r(answered)),
-        "map": mean(average_precision(answered)),
-        "mrr": mean(reciprocal_rank(answered)),
-        "mr1": mean_rank_first_relevant(answered),
     }
+    if full_ranking:
+        report |= {
+            "map": mean(average_precision(answered)),
+            "mrr": mean(reciprocal_rank(answered)),
+            "mr1": mean_rank_first_relevant(answered),
+        }
     for k in ks:
         report[f"precision@{k}"] = mean(precision_at_k(answered, k))
         report[f"hit_rate@{k}"] = mean(hit_rate_at_k(answered, k))
