@@ -495,17 +495,21 @@ def _top_ranks_in_block(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Block rows and ranks (at most ``depth``) of the relevant items among each row's first results.
 
-    ``torch.topk`` finds the ``depth`` nearest candidates; at equal distance irrelevant items come
-    first, as in :func:`_ranks_in_block`, including those tied at the cut but left out of the list.
+    ``torch.topk`` finds the ``depth`` nearest candidates (and one more, to see ties across the
+    cut); at equal distance irrelevant items come first, as in :func:`_ranks_in_block`, including
+    those tied at the cut but left out of the list.
     """
-    values, columns = (t.numpy() for t in torch.topk(torch.from_numpy(distances), depth, dim=1, largest=False))
+    found = min(depth + 1, distances.shape[1])
+    values, columns = (t.numpy() for t in torch.topk(torch.from_numpy(distances), found, dim=1,
+                                                     largest=False, sorted=False))
     relevant = (gallery_codes[columns] == query_codes[:, None]) & (values < np.inf)
     order = np.lexsort((relevant, values))  # by distance, then irrelevant before relevant
-    relevant, values = np.take_along_axis(relevant, order, axis=1), np.take_along_axis(values, order, axis=1)
+    after_cut = np.take_along_axis(values, order[:, depth:], axis=1)  # empty if the gallery is all found
+    relevant, values = (np.take_along_axis(a, order[:, :depth], axis=1) for a in (relevant, values))
     ranks = np.tile(np.arange(1, depth + 1), (len(values), 1))
     last = values[:, -1:]
     at_cut = relevant & (values == last)
-    cut = np.flatnonzero(at_cut.any(axis=1))
+    cut = np.flatnonzero(at_cut.any(axis=1) & (after_cut == last).any(axis=1))
     if len(cut):  # irrelevant items at the cut's distance that topk left out go before these
         irrelevant = gallery_codes[None, :] != query_codes[cut, None]
         tied = np.count_nonzero((distances[cut] == last[cut]) & irrelevant, axis=1)
