@@ -27,8 +27,9 @@ test-units:  ## unit tests only
 
 # Another x86-64 CPU's floating-point: baseline SIMD paths in NumPy, OpenBLAS, MKL, oneDNN, ATen and
 # numba, and a data cache built under them. The last bits of every feature and fit then differ.
-PORTABLE_ENV := NPY_DISABLE_CPU_FEATURES=X86_V3 OPENBLAS_CORETYPE=Sandybridge MKL_ENABLE_INSTRUCTIONS=AVX \
-	DNNL_MAX_CPU_ISA=AVX ATEN_CPU_CAPABILITY=default NUMBA_CPU_NAME=generic ML4MIR_DATA=$(CURDIR)/build/portable-data
+PORTABLE_ENV := NPY_DISABLE_CPU_FEATURES="X86_V3 X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Sandybridge \
+	MKL_ENABLE_INSTRUCTIONS=AVX DNNL_MAX_CPU_ISA=AVX ATEN_CPU_CAPABILITY=default NUMBA_CPU_NAME=generic \
+	ML4MIR_DATA=$(CURDIR)/build/portable-data
 
 test-portable:  ## every notebook again on another CPU's rounding (x86-64): no claim may hang on the last bits
 	$(PORTABLE_ENV) $(PYTHON) -m utils.data build
