@@ -19,7 +19,7 @@ pitch shift     rows moved up or down by ``s`` bins         :func:`shift_bins`
 Pitch shift by shifting bins is exact on a CQT with 12 bins per octave (one bin, one semitone).
 On the course's log-mel (64 Slaney mel bands, 0-8 kHz) it is only approximate: above 1 kHz the
 mel scale is logarithmic and one band is about 0.83 semitone, but below 1 kHz it is linear (one
-band is about 46 Hz, i.e. 1.5 semitones at 500 Hz and 3.7 at 200 Hz), so a shift there moves
+band is about 46 Hz, i.e. about 1.5 semitones at 500 Hz and 4 at 200 Hz), so a shift there moves
 every harmonic by the same number of Hz rather than by the same ratio. For contrastive learning
 the point is a view that sounds "higher or lower" but is the same instrument, which it is.
 
