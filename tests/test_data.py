@@ -78,6 +78,23 @@ def test_gm_groups_and_splits(gm_notes):
     assert set(meta.pitch_split) == {"train", "test"}
 
 
+def test_gm_validation_instruments_are_class_disjoint():
+    # One validation and one test instrument per family, never seen in training: choices made on
+    # validation never peek at the test instruments, nor at classes the model learned from.
+    notes = [(program, pitch, 100) for program in data.GM_RANGE for pitch in (60, 63)]
+    meta = data._gm_meta(notes, data.GMNotesParams())
+    programs = {name: set(meta.program[meta.split == name]) for name in ("train", "valid", "test")}
+    assert programs["test"] == set(data.GM_HELD_OUT) and programs["valid"] == set(data.GM_VALIDATION)
+    assert len(programs["train"]) == 36 and not programs["train"] & (programs["valid"] | programs["test"])
+    for family in data.GM_FAMILIES:
+        in_family = meta[meta.family == family]
+        assert in_family.groupby("split").program.nunique().to_dict() == {"test": 1, "train": 3, "valid": 1}
+    # Closed-set classification of the training instruments has its own held-out notes.
+    assert set(meta.seen_split[meta.split == "train"]) == {"train", "valid"}
+    assert set(meta.seen_split[meta.split != "train"]) == {"none"}
+    assert (meta.groupby("group").seen_split.nunique() == 1).all()
+
+
 def test_gm_build_is_deterministic_and_independent_of_workers(gm_notes, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_GM_CHUNK", 1)  # one task per program, in two spawned processes
     again = gm(tmp_path / "two", workers=2)

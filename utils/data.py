@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Version of the cache layout and of the rendering recipe; a change makes old caches stale.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 #: Version of the feature recipes in :mod:`utils.features`; a change makes cached features stale.
 FEATURE_VERSION = 2
 #: Environment variable that sets the cache root.
@@ -592,8 +592,12 @@ GM_FAMILIES: dict[str, dict[int, tuple[int, int]]] = {
     "synth_lead": {80: (48, 96), 81: (48, 96), 82: (48, 96), 84: (48, 96), 83: (48, 96)},
     "synth_pad": {88: (36, 84), 89: (36, 84), 90: (36, 84), 94: (36, 84), 92: (36, 84)},
 }
-#: The unseen instruments: the last program listed in each family.
+#: The unseen instruments: the last program listed in each family (test split).
 GM_HELD_OUT = tuple(list(programs)[-1] for programs in GM_FAMILIES.values())
+#: The validation instruments: the second-to-last program of each family, unseen in training too, so
+#: that every choice (epochs, temperature, margin, the example shown) is made on classes the model
+#: never learned from, and the test instruments are read once, at the end.
+GM_VALIDATION = tuple(list(programs)[-2] for programs in GM_FAMILIES.values())
 GM_FAMILY_OF = {program: family for family, programs in GM_FAMILIES.items() for program in programs}
 GM_RANGE = {program: span for programs in GM_FAMILIES.values() for program, span in programs.items()}
 #: Fixed FluidSynth gain of the GM notes (no per-clip normalisation; loudest notes peak near 0.6).
@@ -612,7 +616,7 @@ class GMNotesParams:
     velocities : MIDI velocities of each pitch (soft < 64 <= loud).
     note_seconds : note-on duration; clip_seconds : clip length (note plus release).
     soundfont : a SoundFont 2 file (default None: TimGM6mb from pretty_midi).
-    seed : seed of the validation split.
+    seed : seed of the seen-class validation split (``seen_split``).
     """
 
     programs: tuple[int, ...] = tuple(GM_RANGE)
@@ -680,10 +684,11 @@ def _gm_meta(notes: list[tuple[int, int, int]], params: GMNotesParams) -> pd.Dat
     meta.insert(1, "instrument", [pretty_midi.program_to_instrument_name(p) for p in meta.program])
     meta.insert(2, "family", meta.program.map(GM_FAMILY_OF))
     meta["group"] = meta.groupby(["program", "pitch"], sort=True).ngroup()
-    held_out = meta.program.isin(GM_HELD_OUT)
+    held_out, validation = meta.program.isin(GM_HELD_OUT), meta.program.isin(GM_VALIDATION)
+    meta["split"] = np.where(held_out, "test", np.where(validation, "valid", "train"))
     is_valid = np.array([_unit_hash("gm-valid", params.seed, p, q) < 0.2
                          for p, q in zip(meta.program, meta.pitch, strict=True)])
-    meta["split"] = np.where(held_out, "test", np.where(is_valid, "valid", "train"))
+    meta["seen_split"] = np.where(meta.split != "train", "none", np.where(is_valid, "valid", "train"))
     meta["pitch_split"] = np.where((meta.pitch // params.pitch_step) % 4 == 3, "test", "train")
     meta["register"] = pd.cut(meta.pitch, [-1, 47, 71, 127], labels=["low", "mid", "high"]).astype(str)
     meta["dynamics"] = np.where(meta.velocity < 64, "soft", "loud")
@@ -797,8 +802,10 @@ def load_gm_notes(cache_dir: str | os.PathLike | None = None, *, rebuild: bool =
     -------
     GMNotes with ``audio`` (n, 20480) float32 (1.28 s: 1 s note then release) and ``meta`` columns
     program, instrument, family, pitch, velocity, group (same program and pitch: near-duplicates),
-    split (train/valid/test; test = the held-out instruments :data:`GM_HELD_OUT`, valid = 20% of
-    the (program, pitch) groups of the others), pitch_split (train/test: every fourth pitch of the
+    split (train/valid/test, class-disjoint: test = the held-out instruments :data:`GM_HELD_OUT`,
+    valid = the validation instruments :data:`GM_VALIDATION`, train = the 36 others), seen_split
+    (for closed-set classification of the training instruments: train/valid = 20% of their
+    (program, pitch) groups; "none" outside the training split), pitch_split (train/test: every fourth pitch of the
     grid is test), register (low < 48 <= mid < 72 <= high), dynamics (soft < 64 <= loud).
     Only (program, pitch) pairs where the preset sounds at every velocity are kept.
     """
