@@ -4,7 +4,9 @@ One module per concern; the notebooks import these modules, never the other way 
 
 - ``course``: the notebooks' common set-up (seeding, versions) and checked claims.
 - ``data``, ``features``: the course datasets (rendered offline, cached) and their features.
-- ``evaluate``: retrieval and classification measures.
+- ``evaluate``: retrieval and classification measures, paired bootstrap intervals over queries.
+- ``protocol``: the evidence protocol (class-disjoint splits, seeds run in parallel, comparisons
+  with their verdicts, examples chosen by rule), used by every notebook.
 - ``linear``: Mahalanobis metric learners written for teaching (NCA, LMNN, MMC, ITML, MLR).
 - ``losses``, ``miners``, ``samplers``, ``models``, ``train``: deep metric learning blocks.
 - ``text``: the sentence-embedding model for audio-text notebooks.

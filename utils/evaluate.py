@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from utils.checks import check_int
+from utils.checks import check_int, check_number
 
 Metric = str | Callable[[np.ndarray, np.ndarray], ArrayLike]
 
@@ -748,6 +748,56 @@ def retrieval_report(
     report["n_queries"] = answered.n_queries
     report["n_without_relevant"] = ranks.n_queries - answered.n_queries
     return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Uncertainty over queries
+
+
+def paired_bootstrap(
+    scores_a: ArrayLike, scores_b: ArrayLike, *, confidence: float = 0.95, n_resamples: int = 2000,
+    seed: int = 0, chunk: int = 256,
+) -> tuple[float, float, float]:
+    """Mean of ``scores_a - scores_b`` over queries and its paired bootstrap percentile interval.
+
+    The queries are resampled with replacement ``n_resamples`` times (the same queries for both
+    methods: paired), and the interval is the central ``confidence`` range of the resampled means
+    (Efron & Tibshirani 1993). Resamples are drawn ``chunk`` at a time (bounded memory) from
+    ``numpy.random.default_rng(seed)``: the same draws as one resample after another.
+
+    Parameters
+    ----------
+    scores_a, scores_b : arrays (n_queries,) of finite per-query scores of two methods.
+
+    Returns
+    -------
+    (mean difference, low, high)
+
+    Examples
+    --------
+    >>> mean, low, high = paired_bootstrap([1.0, 0.5, 1.0, 1.0], [0.0, 0.5, 0.0, 1.0])
+    >>> mean, low <= mean <= high
+    (0.5, True)
+    """
+    a, b = _real(scores_a, "scores_a"), _real(scores_b, "scores_b")
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"scores_a and scores_b must be 1-D with one score per query (at least 2 queries) "
+                         f"each; got shapes {a.shape} and {b.shape}.")
+    if not 0 < check_number(confidence, "confidence", strict=True) < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    n_resamples, chunk = check_int(n_resamples, "n_resamples"), check_int(chunk, "chunk")
+    differences = (a - b).astype(np.float64)
+    if not np.isfinite(differences).all():
+        raise ValueError("scores_a and scores_b must be finite: drop the queries with nothing to find "
+                         "(NaN scores) first, as utils.protocol.compare_queries does.")
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    means = np.concatenate([
+        differences[rng.integers(0, len(differences), size=(min(chunk, n_resamples - start), len(differences)))].mean(axis=1)
+        for start in range(0, n_resamples, chunk)
+    ])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(differences.mean()), float(low), float(high)
 
 
 # ---------------------------------------------------------------------------------------------
