@@ -141,8 +141,12 @@ def retrieval_view(
     groups: ArrayLike | None = None,
     max_seconds: float | None = 2.0,
     playback_rate: int | None = None,
+    attributes: object | None = None,
+    check: Sequence[str] = (),
+    match_loudness: bool = True,
 ) -> HTML:
-    """A query and its top-``k`` neighbours as a table: rank, label, distance, match, player.
+    """A query and its top-``k`` neighbours as a table: rank, label, distance, match, attributes,
+    player.
 
     Parameters
     ----------
@@ -157,6 +161,14 @@ def retrieval_view(
         Instead of ``neighbours``: search them (``metric``; ``groups`` excludes same-source items).
     max_seconds, playback_rate
         As in :func:`wav_bytes`, to keep the notebook light.
+    attributes : DataFrame or {name: array (n_items,)}, optional
+        Every attribute that could explain a neighbour (pitch, velocity, family; key, version,
+        tempo), one column each.
+    check : names of ``attributes``
+        Marked with a tick or a cross on each neighbour: same value as the query's or not.
+    match_loudness : bool
+        Play every clip at the same RMS level (-20 dBFS), so that the louder one does not sound
+        "closer"; set False where loudness is the attribute in question.
 
     Examples
     --------
@@ -176,20 +188,57 @@ def retrieval_view(
     if len(distances) != len(neighbours):
         raise ValueError("distances must give one distance per neighbour.")
     options = {"max_seconds": max_seconds, "playback_rate": playback_rate}
+    columns = _attribute_columns(attributes, len(labels))
+    unknown = [name for name in check if name not in columns]
+    if unknown:
+        raise ValueError(f"check names {unknown}, which are not among the attributes {list(columns)}.")
 
-    def row(rank: str, item: int, distance: str, mark: str) -> str:
-        player = _player_tag(audio[item], sample_rate, **options)
-        cells = (rank, html.escape(str(labels[item])), distance, mark, player)
+    def mark(same: bool) -> str:
+        symbol, colour = MATCH if same else MISMATCH
+        return f' <span style="color:{colour};font-weight:bold">{symbol}</span>'
+
+    def row(rank: str, item: int, distance: str, is_query: bool) -> str:
+        clip = _loudness_matched(audio[item]) if match_loudness else audio[item]
+        player = _player_tag(clip, sample_rate, **options)
+        match = "" if is_query else mark(labels[item] == labels[query])
+        values = [html.escape(str(values[item])) + ("" if is_query or name not in check
+                                                    else mark(values[item] == values[query]))
+                  for name, values in columns.items()]
+        cells = (rank, html.escape(str(labels[item])), distance, match, *values, player)
         return "<tr>" + "".join(f'<td style="padding:2px 8px">{cell}</td>' for cell in cells) + "</tr>"
 
-    rows = [row(f"<b>query</b> (item {query})", query, "", "")]
+    rows = [row(f"<b>query</b> (item {query})", query, "", True)]
     for rank, (item, distance) in enumerate(zip(neighbours, distances, strict=True), start=1):
-        symbol, colour = MATCH if labels[item] == labels[query] else MISMATCH
-        mark = f'<span style="color:{colour};font-weight:bold">{symbol}</span>'
         shown = "&ndash;" if np.isnan(distance) else f"{distance:.3g}"
-        rows.append(row(f"{rank} (item {item})", int(item), shown, mark))
-    header = "".join(f'<th style="padding:2px 8px">{name}</th>' for name in ("rank", "label", "distance", "match", "listen"))
+        rows.append(row(f"{rank} (item {item})", int(item), shown, False))
+    names = ("rank", "label", "distance", "match", *columns, "listen (same loudness)" if match_loudness else "listen")
+    header = "".join(f'<th style="padding:2px 8px">{html.escape(str(name))}</th>' for name in names)
     return HTML(f'<table class="ml4mir-retrieval"><tr>{header}</tr>{"".join(rows)}</table>')
+
+
+#: RMS level of loudness-matched players (-20 dBFS).
+MATCHED_RMS = 0.1
+
+
+def _loudness_matched(audio: ArrayLike) -> np.ndarray:
+    """A clip scaled to :data:`MATCHED_RMS` (then scaled down by :func:`wav_bytes` if it clips)."""
+    clip = _as_clip(audio)
+    rms = float(np.sqrt(np.mean(clip**2)))
+    return clip if rms == 0 else clip * (MATCHED_RMS / rms)
+
+
+def _attribute_columns(attributes: object | None, n_items: int) -> dict[str, np.ndarray]:
+    """``attributes`` (DataFrame or mapping of columns) as ``{name: array (n_items,)}``."""
+    if attributes is None:
+        return {}
+    items = attributes.items() if hasattr(attributes, "items") else None
+    if items is None:
+        raise TypeError(f"attributes must be a DataFrame or a mapping of columns, not {type(attributes).__name__}.")
+    columns = {str(name): np.asarray(values) for name, values in items}
+    wrong = [name for name, values in columns.items() if values.shape != (n_items,)]
+    if wrong:
+        raise ValueError(f"attributes {wrong} must give one value per item ({n_items}).")
+    return columns
 
 
 # --- spectrogram and piano roll -----------------------------------------------------------------

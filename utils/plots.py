@@ -409,3 +409,40 @@ def metrics_table(
     return table.style.format(precision=decimals).apply(
         lambda column: ["font-weight: bold" if value == best[column.name] else "" for value in column]
     )
+
+
+def seed_dots(
+    frame: object,
+    *,
+    baselines: Mapping[str, float] | None = None,
+    measure: str = "score",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Every seed of every method as a dot, with the mean as a bar (the protocol's figure).
+
+    ``frame`` is a :func:`utils.protocol.seed_frame` (a row per seed, a column per method);
+    ``baselines`` (e.g. ``{"chance": 0.08, "raw log-mel": 0.21}``) are drawn as labelled dashed
+    lines: they involve no training, so they have no seeds.
+    """
+    import pandas as pd
+
+    table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
+    if table.empty:
+        raise ValueError("frame is empty: give one row per seed and one column per method.")
+    ax = _new_axes(ax, figsize=(max(4.5, 1.1 * table.shape[1] + 2), 3.4))
+    offsets = np.linspace(-0.12, 0.12, len(table)) if len(table) > 1 else np.zeros(1)
+    for i, method in enumerate(table.columns):
+        values = table[method].to_numpy(dtype=float)
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        ax.scatter(i + offsets, values, color=colour, s=22, zorder=3)
+        ax.hlines(np.nanmean(values), i - 0.25, i + 0.25, color=colour, lw=2.5, zorder=2)
+    for j, (name, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, color="grey", ls=("--", ":", "-.")[j % 3], lw=1.2)
+        ax.annotate(name, (len(table.columns) - 0.5, value), xytext=(2, 2), textcoords="offset points",
+                    fontsize=8, color="dimgrey", ha="right", va="bottom")
+    ax.set_xticks(np.arange(table.shape[1]), [str(m) for m in table.columns])
+    ax.set_xlim(-0.6, table.shape[1] - 0.4)
+    ax.grid(axis="x", visible=False)
+    ax.set(ylabel=measure, title=title or f"{measure}: each dot a seed ({len(table)}), the bar their mean")
+    return ax
