@@ -343,8 +343,70 @@ def test_another_soundfont_is_a_different_dataset(gm_notes, tmp_path):
 def test_unwritable_cache_directory(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    with pytest.raises(PermissionError, match="not writable.*ML4MIR_DATA"):
+    with pytest.raises(PermissionError, match="not writable.*Build it elsewhere.*ML4MIR_DATA"):
         gm(blocker / "cache")
+
+
+READ_ONLY_LOAD = """
+import json, sys, warnings
+import numpy as np
+from utils import data
+cache, tiny = sys.argv[1], json.loads(sys.argv[2])
+quiet = {"progress": False, "workers": 1}
+notes = data.load_gm_notes(cache, **quiet, **tiny)
+logmel = notes.features("logmel")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    notes.features("chroma")
+assert [w.category for w in caught] == [data.ReadOnlyCacheWarning], [str(w.message) for w in caught]
+try:
+    data.load_gm_notes(cache, **quiet, **{**tiny, "velocities": [40]})
+except PermissionError as error:
+    assert "Build it elsewhere" in str(error), error
+else:
+    raise AssertionError("building into a read-only cache did not raise")
+print(len(notes), float(np.abs(logmel).sum()))
+"""
+
+
+def _read_only_command(directory, script, *arguments):
+    """Run ``script`` with ``directory`` truly read-only: a read-only bind mount (root, who ignores
+    permission bits) or ``chmod a-w`` (anyone else); ``None`` where neither is possible."""
+    import os
+    import shutil
+
+    python = [sys.executable, "-c", script, *arguments]
+    if os.geteuid() != 0:
+        subprocess.run(["chmod", "-R", "a-w", str(directory)], check=True)
+        return python
+    if shutil.which("unshare") is None:
+        return None
+    probe = subprocess.run(["unshare", "-m", "mount", "--bind", "-o", "ro", str(directory), str(directory)],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return None
+    import shlex
+
+    return ["unshare", "-m", "sh", "-c", f"mount --bind -o ro {shlex.quote(str(directory))} "
+            f"{shlex.quote(str(directory))} && exec {shlex.join(python)}"]
+
+
+def test_a_complete_cache_loads_from_a_read_only_path(tmp_path):
+    cache = tmp_path / "cache"
+    notes = gm(cache)
+    expected = f"{len(notes)} {float(np.abs(notes.features('logmel')).sum())}"
+    before = sorted(str(path) for path in cache.rglob("*"))
+    command = _read_only_command(cache, READ_ONLY_LOAD, str(cache), json.dumps(TINY_GM))
+    if command is None:
+        pytest.skip("cannot make a directory read-only here (root without mount namespaces)")
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                                cwd=str(data.Path(data.__file__).parents[1]))
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(cache)], check=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()
+    assert sorted(str(path) for path in cache.rglob("*")) == before  # nothing written
 
 
 def test_missing_fluidsynth_says_how_to_install(monkeypatch):

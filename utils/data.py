@@ -76,6 +76,10 @@ class StaleCacheWarning(UserWarning):
     """A cache was found truncated, corrupted or stale, and is being rebuilt."""
 
 
+class ReadOnlyCacheWarning(UserWarning):
+    """A feature was computed but could not be stored: the cache is on a read-only path."""
+
+
 class CacheError(Exception):
     """A cached file does not match its manifest."""
 
@@ -95,8 +99,14 @@ def default_cache_root() -> Path:
     return Path.home() / ".cache" / "ml4mir"
 
 
+def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
+
+
 def _writable_root(cache_dir: str | os.PathLike | None) -> Path:
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
+    """The cache root, checked writable: only building needs that (a complete cache loads from a
+    read-only path)."""
+    root = _cache_root(cache_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f".write-test-{uuid.uuid4().hex}"
@@ -104,7 +114,8 @@ def _writable_root(cache_dir: str | os.PathLike | None) -> Path:
         probe.unlink()
     except OSError as error:
         raise PermissionError(
-            f"The cache directory {root} is not writable ({error.strerror or error}). Pass "
+            f"The cache directory {root} is not writable ({error.strerror or error}), and the "
+            f"dataset must be built there (missing, stale or incomplete). Build it elsewhere: pass "
             f"cache_dir= (or --cache-dir) a writable directory, or set the environment variable "
             f"{CACHE_ENV}."
         ) from error
@@ -388,9 +399,9 @@ def _build_into_cache(name: str, params: dict, directory: Path,
 def _load_or_build(name: str, params: dict, cache_dir: str | os.PathLike | None, rebuild: bool,
                    write_files: Callable[[Path], dict],
                    read_files: Callable[[Path, dict], Any]) -> Any:
-    """Load a verified cache of ``name`` built with ``params``, building it first if needed."""
-    root = _writable_root(cache_dir)
-    directory = root / f"{name}-{_digest(params)}"
+    """Load a verified cache of ``name`` built with ``params``, building it first if needed
+    (loading writes nothing: a complete cache on a read-only path loads)."""
+    directory = _cache_root(cache_dir) / f"{name}-{_digest(params)}"
     if not rebuild and directory.exists():
         try:
             manifest = _read_manifest(directory)
@@ -402,6 +413,7 @@ def _load_or_build(name: str, params: dict, cache_dir: str | os.PathLike | None,
                 f"The cached {name} in {directory} cannot be used: {reason}. Rebuilding it.",
                 StaleCacheWarning, stacklevel=3,
             )
+    _writable_root(cache_dir)
     start = time.perf_counter()
     print(f"Building {name} into {directory} (once; later loads read the cache)...", file=sys.stderr)
     _build_into_cache(name, params, directory, write_files)
@@ -544,13 +556,26 @@ class Dataset:
                           "Recomputing it.", StaleCacheWarning, stacklevel=3)
         with threadpool_limits(1):  # the same bits whoever computes them (and faster on small blocks)
             values = np.ascontiguousarray(compute(), dtype=np.float32)
+        try:
+            self._store_feature(directory, key, params, values)
+        except OSError as error:
+            warnings.warn(f"The feature {key!r} of {self.name} was computed but cannot be cached in "
+                          f"{directory} ({error.strerror or error}): it will be computed again next "
+                          f"time. Run `python -m utils.data build` where the cache is writable to "
+                          f"keep it.", ReadOnlyCacheWarning, stacklevel=3)
+        return values
+
+    @staticmethod
+    def _store_feature(directory: Path, key: str, params: dict, values: np.ndarray) -> None:
         directory.mkdir(exist_ok=True)
         staging = directory / f".{key}-{uuid.uuid4().hex}.npy"
-        _write_array(directory, staging.name, values)
-        entry = _file_entry(staging)
-        os.replace(staging, directory / f"{key}.npy")
+        try:
+            _write_array(directory, staging.name, values)
+            entry = _file_entry(staging)
+            os.replace(staging, directory / f"{key}.npy")
+        finally:
+            staging.unlink(missing_ok=True)
         _atomic_write_text(directory / f"{key}.json", json.dumps({"params": params, "file": entry}))
-        return values
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
