@@ -409,6 +409,30 @@ def test_a_complete_cache_loads_from_a_read_only_path(tmp_path):
     assert sorted(str(path) for path in cache.rglob("*")) == before  # nothing written
 
 
+CONCURRENT_LOAD = """
+import json, sys
+import numpy as np
+from utils import data
+notes = data.load_gm_notes(sys.argv[1], progress=False, workers=1, **json.loads(sys.argv[2]))
+print(len(notes), int(np.abs(notes.audio).sum() * 1000), float(np.abs(notes.features("logmel")).sum()))
+"""
+
+
+def test_two_processes_building_and_loading_one_cache_agree(tmp_path, gm_notes):
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-c", CONCURRENT_LOAD, str(cache), json.dumps(TINY_GM)]
+    cwd = str(data.Path(data.__file__).parents[1])
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    assert outputs[0][0] == outputs[1][0]
+    assert outputs[0][0].split()[:2] == [str(len(gm_notes)), str(int(np.abs(gm_notes.audio).sum() * 1000))]
+    assert [path.name for path in cache.iterdir() if path.name.startswith(".")] == []  # no staging left
+    reloaded = gm(cache)
+    np.testing.assert_array_equal(reloaded.audio, gm_notes.audio)
+
+
 def test_missing_fluidsynth_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "fluidsynth", None)
     with pytest.raises(ImportError) as error:
