@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,11 +16,16 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from utils import data
 from utils import features as F
+from utils.data import cache, render
+from utils.data import gm_notes as gm_module
 
 #: 4 programs (glockenspiel, 9, is a held-out instrument), C's only, 2 velocities: 32 notes.
 TINY_GM = {"programs": (0, 40, 56, 9), "pitch_step": 12, "velocities": (40, 120)}
 TINY_CHORALES = {"pieces": ("bach/bwv269", "bach/bwv347"), "versions": 3}
 
+
+#: The repository checkout (the working directory of the subprocesses below).
+ROOT = Path(__file__).resolve().parents[1]
 
 QUIET = {"progress": False, "workers": 1}
 
@@ -51,7 +57,7 @@ def test_gm_notes_arrays_and_labels(gm_notes):
     assert gm_notes.audio.dtype == np.float32 and gm_notes.sample_rate == 16000
     assert gm_notes.audio.shape == (len(meta), 20480)
     assert isinstance(meta.index, pd.RangeIndex)
-    expected = [(p, q, v) for p in TINY_GM["programs"] for q in data._gm_pitches(p, 12)
+    expected = [(p, q, v) for p in TINY_GM["programs"] for q in gm_module._gm_pitches(p, 12)
                 for v in TINY_GM["velocities"]]
     assert list(zip(meta.program, meta.pitch, meta.velocity, strict=True)) == expected
     assert (meta.family == meta.program.map(data.GM_FAMILY_OF)).all()
@@ -82,7 +88,7 @@ def test_gm_validation_instruments_are_class_disjoint():
     # One validation and one test instrument per family, never seen in training: choices made on
     # validation never peek at the test instruments, nor at classes the model learned from.
     notes = [(program, pitch, 100) for program in data.GM_RANGE for pitch in (60, 63)]
-    meta = data._gm_meta(notes, data.GMNotesParams())
+    meta = gm_module._gm_meta(notes, data.GMNotesParams())
     programs = {name: set(meta.program[meta.split == name]) for name in ("train", "valid", "test")}
     assert programs["test"] == set(data.GM_HELD_OUT) and programs["valid"] == set(data.GM_VALIDATION)
     assert len(programs["train"]) == 36 and not programs["train"] & (programs["valid"] | programs["test"])
@@ -96,7 +102,7 @@ def test_gm_validation_instruments_are_class_disjoint():
 
 
 def test_gm_build_is_deterministic_and_independent_of_workers(gm_notes, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_GM_CHUNK", 1)  # one task per program, in two spawned processes
+    monkeypatch.setattr(gm_module, "_GM_CHUNK", 1)  # one task per program, in two spawned processes
     again = gm(tmp_path / "two", workers=2)
     np.testing.assert_array_equal(again.audio, gm_notes.audio)
     pd.testing.assert_frame_equal(again.meta, gm_notes.meta)
@@ -128,7 +134,7 @@ def test_cache_hit_is_fast_and_identical(gm_notes, monkeypatch):
     def no_build(*args, **kwargs):
         raise AssertionError("a valid cache was rebuilt")
 
-    monkeypatch.setattr(data, "_build_into_cache", no_build)
+    monkeypatch.setattr(cache, "_build_into_cache", no_build)
     start = time.perf_counter()
     loaded = gm(gm_notes.cache_dir.parent)
     assert time.perf_counter() - start < 1.0
@@ -401,7 +407,7 @@ def test_a_complete_cache_loads_from_a_read_only_path(tmp_path):
         pytest.skip("cannot make a directory read-only here (root without mount namespaces)")
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                                cwd=str(data.Path(data.__file__).parents[1]))
+                                cwd=str(ROOT))
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(cache)], check=True)
     assert result.returncode == 0, result.stderr
@@ -421,7 +427,7 @@ print(len(notes), int(np.abs(notes.audio).sum() * 1000), float(np.abs(notes.feat
 def test_two_processes_building_and_loading_one_cache_agree(tmp_path, gm_notes):
     cache = tmp_path / "cache"
     command = [sys.executable, "-c", CONCURRENT_LOAD, str(cache), json.dumps(TINY_GM)]
-    cwd = str(data.Path(data.__file__).parents[1])
+    cwd = str(ROOT)
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
             for _ in range(2)]
     outputs = [run.communicate(timeout=300) for run in runs]
@@ -436,7 +442,7 @@ def test_two_processes_building_and_loading_one_cache_agree(tmp_path, gm_notes):
 def test_missing_fluidsynth_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "fluidsynth", None)
     with pytest.raises(ImportError) as error:
-        data.import_fluidsynth()
+        render.import_fluidsynth()
     for hint in ("apt-get install", "brew install fluid-synth", "conda install", "Colab"):
         assert hint in str(error.value)
 

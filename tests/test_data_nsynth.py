@@ -1,4 +1,4 @@
-"""utils.nsynth on small fixtures in the real formats (no network: the fetch is replaced)."""
+"""utils.data.nsynth on small fixtures in the real formats (no network: the fetch is replaced)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import soundfile
 
-from utils import data, nsynth
+from utils import data
+from utils.data import nsynth
 from utils.features import TUTORIAL_COLUMNS
 
 

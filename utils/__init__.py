@@ -3,7 +3,8 @@
 One module per concern; the notebooks import these modules, never the other way round:
 
 - ``course``: the notebooks' common set-up (seeding, versions) and checked claims.
-- ``data``, ``features``: the course datasets (rendered offline, cached) and their features.
+- ``data`` (a package: cache, FluidSynth rendering, GM notes, chorales, NSynth, command line),
+  ``features``: the course datasets (rendered offline, cached) and their features.
 - ``evaluate``: retrieval and classification measures, paired bootstrap intervals over queries.
 - ``protocol``: the evidence protocol (class-disjoint splits, seeds run in parallel, comparisons
   with their verdicts, examples chosen by rule), used by every notebook.

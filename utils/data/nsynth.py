@@ -41,7 +41,7 @@ NSYNTH_URL = "http://download.magenta.tensorflow.org/datasets/nsynth/nsynth-{spl
 
 
 def _tables_directory(cache_dir: str | os.PathLike | None) -> Path:
-    from utils.data import default_cache_root
+    from utils.data.cache import default_cache_root
 
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
     return root / "nsynth_tutorial"
