@@ -22,6 +22,7 @@ One module per concern: :mod:`~utils.data.cache` (manifest, checksums, atomic pu
 and read-only loads), :mod:`~utils.data.render` (FluidSynth), :mod:`~utils.data.dataset` (the
 :class:`Dataset` API), :mod:`~utils.data.gm_notes`, :mod:`~utils.data.chorales`,
 :mod:`~utils.data.nsynth` (real NSynth data and the original tutorial's tables),
+:mod:`~utils.data.folders` (your own music: any folder of audio files),
 :mod:`~utils.data.cli` (the registry and the command line).
 """
 
@@ -46,6 +47,7 @@ from utils.data.chorales import (
 )
 from utils.data.cli import DATASETS, load, main
 from utils.data.dataset import FEATURE_KINDS, Dataset
+from utils.data.folders import AudioFolder, AudioFolderError, load_audio_folder
 from utils.data.gm_notes import (
     GM_FAMILIES,
     GM_FAMILY_OF,
@@ -61,10 +63,11 @@ from utils.data.render import BLOCK, SILENCE, check_soundfont, default_soundfont
 from utils.features import Standardizer, standardize
 
 __all__ = [
-    "BLOCK", "CACHE_ENV", "MANIFEST", "PITCH_NAMES", "SILENCE", "CHORALE_ENSEMBLES", "DATASETS", "FEATURE_KINDS", "FEATURE_VERSION", "FORMAT_VERSION",
-    "GM_FAMILIES", "GM_FAMILY_OF", "GM_HELD_OUT", "GM_RANGE", "GM_VALIDATION", "VOICES", "CacheError",
+    "BLOCK", "CACHE_ENV", "CHORALE_ENSEMBLES", "DATASETS", "FEATURE_KINDS", "FEATURE_VERSION",
+    "FORMAT_VERSION", "GM_FAMILIES", "GM_FAMILY_OF", "GM_HELD_OUT", "GM_RANGE", "GM_VALIDATION",
+    "MANIFEST", "PITCH_NAMES", "SILENCE", "VOICES", "AudioFolder", "AudioFolderError", "CacheError",
     "Chorales", "ChoralesParams", "Dataset", "GMNotes", "GMNotesParams", "ReadOnlyCacheWarning",
     "StaleCacheWarning", "Standardizer", "check_soundfont", "chorale_names", "default_cache_root",
-    "default_soundfont", "download_tutorial_tables", "load", "load_chorales", "load_gm_notes",
-    "load_nsynth", "load_tutorial_tables", "main", "standardize",
+    "default_soundfont", "download_tutorial_tables", "load", "load_audio_folder", "load_chorales",
+    "load_gm_notes", "load_nsynth", "load_tutorial_tables", "main", "standardize",
 ]
