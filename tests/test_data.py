@@ -339,6 +339,22 @@ def test_bad_soundfonts(tmp_path):
         data.load_gm_notes(tmp_path, soundfont=fake)
 
 
+def test_named_soundfonts(monkeypatch, tmp_path):
+    monkeypatch.setitem(render.SOUNDFONTS, "Elsewhere", (str(tmp_path / "gone.sf2"), "some-package"))
+    assert "Elsewhere" not in data.available_soundfonts()
+    with pytest.raises(FileNotFoundError, match="Elsewhere is not installed.*apt-get install some-package"):
+        data.check_soundfont("Elsewhere")
+    for name in data.available_soundfonts():  # those make install put here: SoundFont 2 or 3 files
+        assert data.check_soundfont(name) == Path(render.SOUNDFONTS[name][0]).resolve()
+
+
+@pytest.mark.skipif("FluidR3_GM" not in data.available_soundfonts(), reason="apt-get install fluid-soundfont-gm")
+def test_another_named_soundfont_renders_other_recordings(gm_notes, tmp_path):
+    other = gm(tmp_path, soundfont="FluidR3_GM")
+    assert other.meta.equals(gm_notes.meta) and other.cache_dir != gm_notes.cache_dir
+    assert not np.allclose(other.audio, gm_notes.audio, atol=1e-2)
+
+
 def test_another_soundfont_is_a_different_dataset(gm_notes, tmp_path):
     copy = tmp_path / "copy.sf2"
     copy.write_bytes(data.default_soundfont().read_bytes())

@@ -2,7 +2,8 @@
 # `make install`: set up the course in the active Python environment (venv, conda env or Colab).
 # 1. the system FluidSynth library (apt-get, brew or conda), 2. a CPU build of torch unless a
 # suitable torch is already installed (Colab's, say), 3. this package with its dev extras,
-# 4. where npm is found, the offline site's scripts and fonts (reveal.js, MathJax) for make html/slides.
+# 4. where npm is found, the offline site's scripts and fonts (reveal.js, MathJax) for make html/slides,
+# 5. where apt-get can, two more General MIDI SoundFonts (FluidR3_GM, MuseScore General) for soundfont=.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 TORCH_RANGE=$(sed -n 's/^ *"\(torch[<>=][^"]*\)",$/\1/p' pyproject.toml)
@@ -60,7 +61,20 @@ else
     || "$PYTHON" -m pip install "$TORCH_RANGE"
 fi
 
+install_soundfonts() {
+  local packages="fluid-soundfont-gm musescore-general-soundfont-small" sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null && { [ -z "$sudo" ] || command -v sudo >/dev/null; }; then
+    { $sudo apt-get install -y -qq $packages >/dev/null 2>&1 \
+        || { $sudo apt-get update -qq && $sudo apt-get install -y -qq $packages >/dev/null; }; } \
+      || echo "apt-get could not install $packages: the notebooks then skip their other-SoundFont sections." >&2
+  else
+    echo "No apt-get here: the other SoundFonts (FluidR3_GM, MuseScore General) are skipped; the course's own (TimGM6mb) needs none."
+  fi
+}
+
 "$PYTHON" -m pip install -e ".[dev]"
+install_soundfonts
 if command -v npm >/dev/null; then
   npm ci --prefix tools/site --no-audit --no-fund --loglevel=error \
     || echo "npm could not install the site's assets: make html and make slides need them (npm ci --prefix tools/site)." >&2

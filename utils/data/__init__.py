@@ -59,15 +59,22 @@ from utils.data.gm_notes import (
     load_gm_notes,
 )
 from utils.data.nsynth import download_tutorial_tables, load_nsynth, load_tutorial_tables
-from utils.data.render import BLOCK, SILENCE, check_soundfont, default_soundfont
+from utils.data.render import (
+    BLOCK,
+    SILENCE,
+    SOUNDFONTS,
+    available_soundfonts,
+    check_soundfont,
+    default_soundfont,
+)
 from utils.features import Standardizer, standardize
 
 __all__ = [
     "BLOCK", "CACHE_ENV", "CHORALE_ENSEMBLES", "DATASETS", "FEATURE_KINDS", "FEATURE_VERSION",
     "FORMAT_VERSION", "GM_FAMILIES", "GM_FAMILY_OF", "GM_HELD_OUT", "GM_RANGE", "GM_VALIDATION",
-    "MANIFEST", "PITCH_NAMES", "SILENCE", "VOICES", "AudioFolder", "AudioFolderError", "CacheError",
+    "MANIFEST", "PITCH_NAMES", "SILENCE", "SOUNDFONTS", "VOICES", "AudioFolder", "AudioFolderError", "CacheError",
     "Chorales", "ChoralesParams", "Dataset", "GMNotes", "GMNotesParams", "ReadOnlyCacheWarning",
-    "StaleCacheWarning", "Standardizer", "check_soundfont", "chorale_names", "default_cache_root",
+    "StaleCacheWarning", "Standardizer", "available_soundfonts", "check_soundfont", "chorale_names", "default_cache_root",
     "default_soundfont", "download_tutorial_tables", "load", "load_audio_folder", "load_chorales",
     "load_gm_notes", "load_nsynth", "load_tutorial_tables", "main", "standardize",
 ]

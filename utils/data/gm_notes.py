@@ -88,7 +88,8 @@ class GMNotesParams:
         (default 3: C, D#, F#, A in every octave).
     velocities : MIDI velocities of each pitch (soft < 64 <= loud).
     note_seconds : note-on duration; clip_seconds : clip length (note plus release).
-    soundfont : a SoundFont 2 file (default None: TimGM6mb from pretty_midi).
+    soundfont : a SoundFont 2 file, or a name of :data:`~utils.data.render.SOUNDFONTS` ("FluidR3_GM",
+        "MuseScore_General"; default None: TimGM6mb from pretty_midi).
     seed : seed of the seen-class validation split (``seen_split``).
     """
 

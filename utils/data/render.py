@@ -36,8 +36,29 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
 
 
+#: Other General MIDI SoundFonts known by name: (path, the Debian package that installs it; `make
+#: install` does where apt-get can). Another sample set: the same notes, other recordings.
+SOUNDFONTS: dict[str, tuple[str, str]] = {
+    "FluidR3_GM": ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "fluid-soundfont-gm"),
+    "MuseScore_General": ("/usr/share/sounds/sf3/MuseScore_General.sf3", "musescore-general-soundfont-small"),
+}
+
+
+def available_soundfonts() -> list[str]:
+    """The names of :data:`SOUNDFONTS` installed here (notebooks skip what is missing)."""
+    return [name for name, (path, _) in SOUNDFONTS.items() if Path(path).is_file()]
+
+
 def check_soundfont(path: str | os.PathLike | None) -> Path:
-    """Resolve a SoundFont path (``None``: the default) and check that it is a SoundFont 2 file."""
+    """Resolve a SoundFont (``None``: the default TimGM6mb; a name of :data:`SOUNDFONTS`; or a
+    path) and check that it is a SoundFont 2 (or 3) file."""
+    if isinstance(path, str) and path in SOUNDFONTS:
+        known, package = SOUNDFONTS[path]
+        if not Path(known).is_file():
+            raise FileNotFoundError(f"The SoundFont {path} is not installed ({known} is missing). "
+                                    f"Install it with `sudo apt-get install {package}` (make install does "
+                                    f"where apt-get can), or use soundfont=None for the default TimGM6mb.")
+        path = known
     resolved = default_soundfont() if path is None else Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise FileNotFoundError(
