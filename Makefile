@@ -5,7 +5,7 @@ EXECUTED := $(NOTEBOOKS:notebooks/%=build/executed/%)
 UTILS := $(shell find utils -name '*.py')
 PYTEST_NOTEBOOKS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: help install install-browser data test test-units test-seeds test-portable lab run slides html student bench lint stamp clean
+.PHONY: help install install-browser data test test-units test-seeds test-portable lab run slides html html-instructor student bench lint stamp clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,8 +57,11 @@ run: $(EXECUTED)  ## execute every notebook headless into build/executed (only t
 build/executed/%.ipynb: notebooks/%.ipynb $(UTILS) | data
 	$(PYTHON) tools/execute.py --output-dir build/executed $<
 
-html: run  ## the executed notebooks as an offline static site: build/html/index.html
+html: run  ## the students' offline site (solutions folded, closed): build/html/index.html
 	$(PYTHON) tools/build_site.py html --output-dir build/html $(EXECUTED)
+
+html-instructor: run  ## the same site with every solution shown: build/instructor/index.html
+	$(PYTHON) tools/build_site.py instructor --output-dir build/instructor $(EXECUTED)
 
 slides: run  ## the executed notebooks as offline reveal.js decks: build/slides/index.html
 	$(PYTHON) tools/build_site.py slides --output-dir build/slides $(EXECUTED)

@@ -81,10 +81,12 @@ def cell_lines(tag: str) -> list[str]:
     cells = nbformat.read(NOTEBOOK, as_version=4).cells
 
     def lines(tagged: bool) -> set[str]:
-        return {line.strip() for cell in cells if (tag in cell.metadata.get("tags", [])) == tagged
+        return {line.strip() for cell in cells if cell.cell_type == "code"
+                and (tag in cell.metadata.get("tags", [])) == tagged
                 for line in cell.source.splitlines() if len(line.strip()) > 12}
 
-    return sorted(lines(True) - lines(False))
+    others = lines(False)
+    return sorted(line for line in lines(True) - others if not any(line in other for other in others))
 
 
 def _pages(built: dict[str, Path]) -> list[Path]:
@@ -112,6 +114,47 @@ def test_index_links_every_page(built):
         index = (page.parent / "index.html").read_text()
         assert f'href="{page.name}"' in index
         assert "0 Welcome" in index
+
+
+def test_styles_import_nothing_from_the_network(built):
+    for page in _pages(built):
+        for url in FETCHED.findall(page.read_text()):
+            path = page.parent / url.split("?")[0]
+            if path.suffix == ".css":
+                remote = re.findall(r"@import\s+url\(\s*['\"]?(?:https?:)?//[^)]*\)", path.read_text())
+                assert not remote, (page.name, url, remote)
+
+
+def test_pages_are_titled_and_linked(built):
+    title = "0 Welcome"
+    for kind, page in built.items():
+        text = page.read_text()
+        assert re.search(rf"<title>{title}[^<]*</title>", text), (kind, re.findall(r"<title>.*?</title>", text))
+        if kind != "slides":
+            assert re.search(r'<a (?=[^>]*href="index.html")(?=[^>]*rel="index")', text)  # no previous, no next
+
+
+def test_the_navigation_links_previous_and_next(tmp_path):
+    pages = [(ROOT / "notebooks" / "00_welcome.ipynb", tmp_path / "00_welcome.html"),
+             (ROOT / "notebooks" / "1_foundations" / "01_distances_and_retrieval.ipynb",
+              tmp_path / "1_foundations" / "01_distances_and_retrieval.html")]
+    first, second = build_site.navigation(pages, tmp_path)
+    assert first["previous"] is None and first["next"]["href"] == "1_foundations/01_distances_and_retrieval.html"
+    assert second["previous"]["href"] == "../00_welcome.html" and second["index"] == "../index.html"
+    assert second["previous"]["title"].startswith("0 Welcome") and second["next"] is None
+
+
+def test_students_site_folds_solutions_and_instructors_site_shows_them(built, tmp_path):
+    folded = built["html"].read_text()
+    shown = built["instructor"].read_text()
+    solutions = sum("solution" in cell.metadata.get("tags", []) for cell in nbformat.read(NOTEBOOK, 4).cells)
+    assert solutions and len(re.findall(r'<details class="course-solution">\s*<summary>Show solution</summary>', folded)) == solutions
+    assert not re.search(r'<details[^>]*course-solution[^>]*open|<details open[^>]*course-solution', folded)
+    assert '<details class="course-solution"' not in shown
+    assert all(line in visible_text(built["instructor"]) for line in cell_lines("solution"))
+    dom = chromium(built["html"].as_uri(), "--dump-dom", profile=tmp_path / "profile")
+    folds = re.findall(r'<details[^>]*class="course-solution"[^>]*>', dom)
+    assert len(folds) == solutions and not [tag for tag in folds if " open" in tag]
 
 
 def test_site_renders_with_maths_figures_and_sound(built, tmp_path):

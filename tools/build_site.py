@@ -1,11 +1,15 @@
 """The offline site (``make html``) and slides (``make slides``) from executed notebooks.
 
-    python tools/build_site.py html   --output-dir build/html   build/executed/**/*.ipynb
-    python tools/build_site.py slides --output-dir build/slides build/executed/**/*.ipynb
+    python tools/build_site.py html       --output-dir build/html       build/executed/**/*.ipynb
+    python tools/build_site.py instructor --output-dir build/instructor build/executed/**/*.ipynb
+    python tools/build_site.py slides     --output-dir build/slides     build/executed/**/*.ipynb
 
 Each notebook becomes one page (or one reveal.js deck, from the slide metadata that
 ``tools/stamp.py`` writes), mirroring the notebooks' folders, beside an ``index.html`` that lists
-them in syllabus order. MathJax, reveal.js, require.js and jQuery are copied under
+them in syllabus order. Pages are titled by their notebook and link to the previous and next
+notebook and to the index. ``html`` is the students' site: each solution is folded behind a
+"Show solution" control, closed by default (kept in the page, so a reader who is stuck can still
+open it, but nobody reads it by scrolling past the exercise); ``instructor`` shows them open. MathJax, reveal.js, require.js and jQuery are copied under
 ``OUTPUT/assets`` from ``tools/site/node_modules`` (``make install`` fills it with npm, from the
 pinned ``tools/site/package-lock.json``), so the pages load nothing from the network: open
 ``index.html`` from disk or serve the folder with ``python -m http.server``.
@@ -49,7 +53,8 @@ ASSETS = [
     ("requirejs/require.js", "require.js"),
     ("jquery/dist/jquery.min.js", "jquery.min.js"),
 ]
-KINDS = {"html": ".html", "slides": ".slides.html"}
+KINDS = {"html": ".html", "instructor": ".html", "slides": ".slides.html"}
+MAKE_TARGETS = {"html": "html", "instructor": "html-instructor", "slides": "slides"}
 
 
 def copy_assets(output_dir: Path) -> Path:
@@ -79,8 +84,9 @@ def exporter(kind: str, assets: str) -> HTMLExporter:
         jquery_url=f"{assets}/jquery.min.js",
     )
     if kind == "slides":
+        # "white" takes its fonts from reveal.js's own folder ("simple", the default, from a font CDN).
         return SlidesExporter(template_name="course-reveal", reveal_url_prefix=f"{assets}/reveal.js",
-                              reveal_scroll=True, **common)
+                              reveal_scroll=True, reveal_theme="white", reveal_number="c/t", **common)
     page = HTMLExporter(template_name="course-lab", **common)
     # The Colab badge is an image on the web; the index links to Colab instead.
     page.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"badge"}), enabled=True)
@@ -93,12 +99,30 @@ def page_path(notebook: Path, source_root: Path, output_dir: Path, kind: str) ->
     return (output_dir / relative).with_suffix(KINDS[kind])
 
 
-def write_page(notebook: Path, target: Path, kind: str, assets: Path) -> None:
-    """Convert one executed notebook into a page (or deck) at ``target``."""
+def write_page(notebook: Path, target: Path, kind: str, assets: Path, nav: dict | None = None) -> None:
+    """Convert one executed notebook into a page (or deck) at ``target``, titled by the notebook,
+    with ``nav`` (previous / index / next links) on pages."""
     target.parent.mkdir(parents=True, exist_ok=True)
     prefix = Path(os.path.relpath(assets, target.parent)).as_posix()
-    body, _ = exporter(kind, prefix).from_notebook_node(nbformat.read(notebook, as_version=4))
+    title, _ = title_and_summary(notebook)
+    resources = {"metadata": {"name": re.sub(r"[`*_]", "", title)}, "course_nav": nav,
+                 "fold_solutions": kind == "html"}
+    body, _ = exporter(kind, prefix).from_notebook_node(nbformat.read(notebook, as_version=4), resources)
     target.write_text(body)
+
+
+def navigation(pages: list[tuple[Path, Path]], output_dir: Path) -> list[dict]:
+    """For each page: relative links to the previous and next page (with titles) and the index."""
+    def link(position: int, page: Path) -> dict | None:
+        if not 0 <= position < len(pages):
+            return None
+        notebook, other = pages[position]
+        return {"href": Path(os.path.relpath(other, page.parent)).as_posix(),
+                "title": html.escape(re.sub(r"[`*_]", "", title_and_summary(notebook)[0]))}
+
+    return [{"previous": link(i - 1, page), "next": link(i + 1, page),
+             "index": Path(os.path.relpath(output_dir / "index.html", page.parent)).as_posix()}
+            for i, (_, page) in enumerate(pages)]
 
 
 def inline_markdown(text: str) -> str:
@@ -126,7 +150,8 @@ def index_html(pages: list[tuple[Path, Path]], output_dir: Path, kind: str) -> s
         link = page.relative_to(output_dir).as_posix()
         items.append(f'<li><a href="{html.escape(link)}">{inline_markdown(title)}</a>'
                      f"{markdown2html(summary)}</li>")
-    heading = "slides" if kind == "slides" else "executed notebooks"
+    heading = {"slides": "slides", "html": "executed notebooks",
+               "instructor": "executed notebooks, solutions shown (instructors' copy)"}[kind]
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -150,7 +175,7 @@ def index_html(pages: list[tuple[Path, Path]], output_dir: Path, kind: str) -> s
 </head>
 <body>
 <h1>Metric Learning for Music Information Retrieval</h1>
-<p>The course's {heading}, built offline with <code>make {kind}</code>: every page works without a
+<p>The course's {heading}, built offline with <code>make {MAKE_TARGETS[kind]}</code>: every page works without a
 network connection.</p>
 <ol>
 {chr(10).join(items)}
@@ -165,11 +190,10 @@ def build(notebooks: list[Path], source_root: Path, output_dir: Path, kind: str)
     if kind not in KINDS:
         raise ValueError(f"Unknown kind {kind!r}: use one of {sorted(KINDS)}.")
     assets = copy_assets(output_dir)
-    pages = []
-    for notebook in sorted(notebooks):
-        target = page_path(notebook, source_root, output_dir, kind)
-        write_page(notebook, target, kind, assets)
-        pages.append((notebook, target))
+    pages = [(notebook, page_path(notebook, source_root, output_dir, kind)) for notebook in sorted(notebooks)]
+    links = navigation(pages, output_dir) if kind != "slides" else [None] * len(pages)
+    for (notebook, target), nav in zip(pages, links, strict=True):
+        write_page(notebook, target, kind, assets, nav)
         print(f"{notebook} -> {target}")
     (output_dir / "index.html").write_text(index_html(pages, output_dir, kind))
     return [page for _, page in pages]
