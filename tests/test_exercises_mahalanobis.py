@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
+from test_exercises import battery_cases
 
 from utils.exercises import WrongAnswer
 from utils.exercises import mahalanobis as ex
@@ -63,45 +66,28 @@ def test_impostor_count_not_attempted(stub, capsys):
     assert "Not attempted" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("mistake", "hint"), [
-    ("include_self", "its own"),
-    ("targets_after_map", "input space"),
-    ("count_pairs", "not impostor pairs"),
-    ("any_label", "another label"),
-])
-def test_impostor_count_common_mistakes_get_hints(mistake, hint):
-    wrong = lambda X, y, k, L, margin: ex.impostor_count_variant(X, y, k, L, margin, **{mistake: True})
-    with pytest.raises(WrongAnswer, match=hint):
-        ex.check_impostor_count(wrong)
-
-
-@pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda X, y, k, L, margin: _impostors(X, y, k, L, 0.0), "add the margin"),
-    (lambda X, y, k, L, margin: None, "return"),
-    (lambda X, y, k, L, margin: np.zeros(3), "one number"),
-    (lambda X, y, k, L, margin: _impostors(X, y, k, L, margin) + 1, "expected"),
-])
-def test_impostor_count_wrong_answers_get_hints(wrong, hint):
-    with pytest.raises(WrongAnswer, match=hint):
-        ex.check_impostor_count(wrong)
-
-
 # --- Exercise 1: NCA's output dimension ------------------------------------------------------
 
 DIMENSIONS = (1, 2, 4)
+N_CLASSES = 4
 
 
-@pytest.fixture(scope="module")
-def split_data():
+@functools.cache
+def _split_data():
     """Four classes that differ in 2 of 6 features, the others noise; raw scales differ."""
     rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(4), 30)
+    labels = np.repeat(np.arange(N_CLASSES), 30)
     centres = rng.normal(scale=2.0, size=(4, 2))
     X = rng.normal(size=(120, 6)) * np.array([1, 1, 5, 5, 5, 5])
     X[:, :2] += centres[labels]
     order = rng.permutation(120)
     train, held_out = order[:80], order[80:]
     return (X[train], labels[train]), (X[held_out], labels[held_out])
+
+
+@pytest.fixture(scope="module")
+def split_data():
+    return _split_data()
 
 
 @pytest.fixture(scope="module")
@@ -128,18 +114,64 @@ def test_nca_dimensions_not_attempted(split_data, capsys):
     assert "Not attempted" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("transform", "hint"), [
-    (lambda curve: curve[:-1], "one accuracy per dimension"),
-    (lambda curve: [100 * a for a in curve], "percentages"),
-    (lambda curve: [1.0] * len(curve), "training notes"),
-    (lambda curve: [a - 0.1 for a in curve], "scores"),
-    (lambda curve: [np.nan] * len(curve), "NaN"),
-])
-def test_nca_dimensions_wrong_answers_get_hints(right_curve, split_data, transform, hint):
-    with pytest.raises(WrongAnswer, match=hint):
-        _check(transform(right_curve), split_data)
-
-
 def test_nca_dimensions_rejects_impossible_dimensions(split_data):
     with pytest.raises(ValueError, match="between 1 and 6"):
         ex.check_nca_dimensions([0.5], [7], *split_data)
+
+
+@functools.cache
+def _right_curve():
+    return tuple(ex.nca_held_out_accuracy(d, *_split_data(), max_iter=5) for d in DIMENSIONS)
+
+
+@functools.wraps(ex.check_nca_dimensions)
+def check_nca_curve(make_curve):
+    """check_nca_dimensions on the test split, the answer made from the right curve."""
+    return ex.check_nca_dimensions(make_curve(list(_right_curve())), DIMENSIONS, *_split_data(), max_iter=5)
+
+
+def _made_up(curve):
+    """The issue's example: the best value right, the others invented."""
+    best = int(np.argmax(curve))
+    return [value if i == best else 0.0 for i, value in enumerate(curve)]
+
+
+def _impostors_centring_in_place(X, y, k, L, margin):
+    X -= X.mean(axis=0)  # distances do not change, but the caller's X does
+    return _impostors(X, y, k, L, margin)
+
+
+def _variant(**mistake):
+    return lambda X, y, k, L, margin: ex.impostor_count_variant(X, y, k, L, margin, **mistake)
+
+
+BATTERY = {
+    check_nca_curve: [
+        ("one value short", lambda curve: curve[:-1], "one accuracy per dimension"),
+        ("percentages", lambda curve: [100 * a for a in curve], "percentages"),
+        ("scored on the training notes", lambda curve: [1.0] * len(curve), "training notes"),
+        ("made-up curve, best value right", _made_up, "its own dimension"),
+        ("every value 0.1 low", lambda curve: [a - 0.1 for a in curve], "its own dimension"),
+        ("reversed order", lambda curve: curve[::-1], "its own dimension"),
+        ("chance level everywhere", lambda curve: [1 / N_CLASSES] * len(curve), "same accuracy"),
+        ("NaN", lambda curve: [np.nan] * len(curve), "NaN"),
+    ],
+    ex.check_impostor_count: [
+        ("i its own target", _variant(include_self=True), "its own"),
+        ("targets after the map", _variant(targets_after_map=True), "input space"),
+        ("pairs, not triplets", _variant(count_pairs=True), "not impostor pairs"),
+        ("impostors of any label", _variant(any_label=True), "another label"),
+        ("distances not squared", _variant(unsquared=True), "squared distances"),
+        ("margin forgotten", lambda X, y, k, L, margin: _impostors(X, y, k, L, 0.0), "add the margin"),
+        ("forgotten return", lambda X, y, k, L, margin: None, "return"),
+        ("an array", lambda X, y, k, L, margin: np.zeros(3), "one number"),
+        ("off by one", lambda X, y, k, L, margin: _impostors(X, y, k, L, margin) + 1, "one count per"),
+        ("centres X in place", _impostors_centring_in_place, "in place"),
+    ],
+}
+
+
+@pytest.mark.parametrize(("checker", "wrong", "hint"), battery_cases(BATTERY))
+def test_wrong_answers_are_rejected_with_a_hint(checker, wrong, hint):
+    with pytest.raises(WrongAnswer, match=hint):
+        checker(wrong)

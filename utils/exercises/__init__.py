@@ -10,14 +10,23 @@ each checker is called with the reader's answer and
 - prints ``✓`` and a word of explanation, and returns ``True``, when the answer is right;
 - raises :class:`WrongAnswer` with a hint when it is not.
 
+Test data are built so that degenerate answers cannot pass (structured labels, ties where a tie
+rule matters); :func:`call_on_copies` catches answers that modify their inputs and
+:func:`seed_hint` answers that ignore or misuse their seed. Hints name the concept a wrong answer
+misses; they never print the expected value.
+
 Every exercise has a reference solution cell (tagged ``solution``) that calls the same checker, and
 the test suite executes it: each exercise is proven solvable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
+import torch
 
 
 class WrongAnswer(AssertionError):
@@ -44,7 +53,7 @@ def stub_or_function(function: Any, *probe: Any, none_is_stub: bool) -> Any:
     if not callable(function):
         return function
     try:
-        result = function(*probe)
+        result = function(*copy.deepcopy(probe))  # copies: a probe must not let an answer edit test data
     except Exception:  # an attempt: its error shows when the verdict runs it on the real cases
         return function
     if result is Ellipsis or (none_is_stub and result is None):
@@ -65,3 +74,55 @@ def check(answer: Any, verdict: Callable[[Any], str | None], success: str) -> bo
         raise WrongAnswer(f"Not quite: {hint}")
     print(f"✓ {success}")
     return True
+
+
+def returned_none(value: Any, name: str = "your function") -> str | None:
+    """The hint for a forgotten ``return``, or None."""
+    return f"{name} returned None: did you forget `return`?" if value is None else None
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """A tensor, array or sequence as a NumPy array."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def not_an_array(value: Any, name: str) -> str | None:
+    """The hint for a list or tuple given where a NumPy array is asked for, or None."""
+    if not isinstance(value, list | tuple):
+        return None
+    return f"{name} should be a NumPy array, not a {type(value).__name__}: wrap it in np.array(...)."
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    return bool(a == b)
+
+
+def call_on_copies(function: Callable, arguments: dict[str, Any]) -> tuple[Any, str | None]:
+    """``function(**arguments)`` called positionally on copies, and a hint if it modified one in place.
+
+    The caller's arrays stay untouched either way; the hint names the first argument changed.
+    """
+    copies = {name: copy.deepcopy(value) for name, value in arguments.items()}
+    result = function(*copies.values())
+    for name, value in arguments.items():
+        if not _same(value, copies[name]):
+            return result, (f"your function changes its argument `{name}` in place, so the caller's data "
+                            f"change too: work on a copy (`{name}.copy()`, `np.array({name})` or `.clone()`).")
+    return result, None
+
+
+def seed_hint(draw: Callable[[int], Any], seeds: Sequence[int] = (0, 1)) -> str | None:
+    """A hint unless ``draw(seed)`` repeats for one seed and differs between ``seeds``."""
+    first = to_numpy(draw(seeds[0]))
+    if not np.array_equal(first, to_numpy(draw(seeds[0]))):
+        return "two calls with the same seed gave different answers: draw from np.random.default_rng(seed)."
+    if all(np.array_equal(first, to_numpy(draw(seed))) for seed in seeds[1:]):
+        return ("different seeds give the same answers: the choice must be random, drawn from "
+                "np.random.default_rng(seed), not a fixed rule.")
+    return None

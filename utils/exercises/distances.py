@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from utils.evaluate import reciprocal_rank
-from utils.exercises import check, stub_or_function
+from utils.exercises import call_on_copies, check, stub_or_function
 
 
 def _as_array(got, name: str, shape: tuple[int, ...]) -> np.ndarray | str:
@@ -41,31 +41,45 @@ def _triangle_violations(distances: np.ndarray, tolerance: float = 1e-9) -> int:
     return int((distances[:, None, :] > distances[:, :, None] + distances[None, :, :] + tolerance).sum())
 
 
+def _angle_mistakes(expected: np.ndarray) -> dict[str, np.ndarray]:
+    """Plausible wrong answers computed from the right ``expected`` angles (over pi), and their hints."""
+    angle = np.pi * expected
+    return {
+        "this is the cosine distance 1 - cos(angle); the angular distance is the angle itself.": 1 - np.cos(angle),
+        "this is the cosine similarity, larger for closer vectors: take its arccos, the angle.": np.cos(angle),
+        "right angle, wrong unit: divide the angle (radians) by pi so that distances lie in [0, 1].": angle,
+        "right angle, wrong unit: degrees; divide the angle in radians by pi so that distances lie in [0, 1].":
+            np.degrees(angle),
+        "this is the squared angle: the angle itself (over pi) is the metric.": expected**2,
+    }
+
+
 def check_angular_distances(angular_distances: Callable | None) -> bool:
     """The reader's ``angular_distances(a, b) -> (n_a, n_b)`` against the reference.
 
     Random vectors, a few of them parallel or opposite to others (where rounding puts the cosine
     just outside [-1, 1]); the answer must match and satisfy the triangle inequality.
     """
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(40, 6))
+    points[30:] = points[:10] * rng.uniform(0.1, 10, size=(10, 1)) * np.repeat([1, -1], 5)[:, None]
+    expected = reference_angular_distances(points, points[:25])
+
     def verdict(function: Callable) -> str | None:
-        rng = np.random.default_rng(0)
-        points = rng.normal(size=(40, 6))
-        points[30:] = points[:10] * rng.uniform(0.1, 10, size=(10, 1)) * np.repeat([1, -1], 5)[:, None]
-        got = _as_array(function(points, points[:25]), "angular_distances", (40, 25))
-        if isinstance(got, str):
-            return got
-        expected = reference_angular_distances(points, points[:25])
+        got, changed = call_on_copies(function, {"a": points, "b": points[:25]})
+        got = _as_array(got, "angular_distances", (40, 25))
+        if isinstance(got, str) or changed:
+            return got if isinstance(got, str) else changed
         if np.isnan(got).any():
             return "some distances are NaN: clip the cosine to [-1, 1] before np.arccos (rounding pushes it out)."
-        cosine_distance = 1 - np.cos(np.pi * expected)
-        if np.allclose(got, cosine_distance, atol=1e-6):
-            return "this is the cosine distance 1 - cos(angle); the angular distance is the angle itself."
-        if np.allclose(got, np.pi * expected, atol=1e-6):
-            return "right angle, wrong unit: divide the angle (radians) by pi so that distances lie in [0, 1]."
+        for hint, wrong in _angle_mistakes(expected).items():
+            if np.allclose(got, wrong, rtol=1e-4, atol=1e-4):
+                return hint
         if not np.allclose(got, expected, atol=1e-6):
             worst = np.unravel_index(np.abs(got - expected).argmax(), got.shape)
-            return f"distance between a[{worst[0]}] and b[{worst[1]}] is {got[worst]:.4f}, expected {expected[worst]:.4f}."
-        square = function(points, points)
+            return (f"the distance between a[{worst[0]}] and b[{worst[1]}] is off ({got[worst]:.4f}): normalise "
+                    "the rows, take all dot products, clip, arccos, divide by pi.")
+        square = function(points.copy(), points.copy())
         if _triangle_violations(np.asarray(square, dtype=float), tolerance=1e-6):
             return "your distances break the triangle inequality on some triples."
         return None
@@ -80,26 +94,33 @@ def check_reciprocal_ranks(reciprocal_ranks: Callable | None) -> bool:
     ``ranked_relevance`` is a 0/1 array ``(n_queries, list_length)`` in ranked order, each row
     with at least one relevant item.
     """
+    rng = np.random.default_rng(0)
+    relevance = (rng.random((50, 30)) < 0.15).astype(int)
+    relevance[np.arange(50), rng.integers(0, 30, size=50)] = 1  # a relevant item in every row
+    relevance[0, 0] = 1
+    expected = reciprocal_rank(relevance)
+    first_index = relevance.argmax(axis=1)
+    last_index = relevance.shape[1] - 1 - relevance[:, ::-1].argmax(axis=1)
+
     def verdict(function: Callable) -> str | None:
-        rng = np.random.default_rng(0)
-        relevance = (rng.random((50, 30)) < 0.15).astype(int)
-        relevance[np.arange(50), rng.integers(0, 30, size=50)] = 1  # a relevant item in every row
-        relevance[0, 0] = 1
-        got = function(relevance.copy())
+        got, changed = call_on_copies(function, {"relevance": relevance})
         if got is not None and np.ndim(got) == 0:
             return "return one reciprocal rank per query, shape (n_queries,); MRR is their mean."
         got = _as_array(got, "reciprocal_ranks", (50,))
-        if isinstance(got, str):
-            return got
-        expected = reciprocal_rank(relevance)
+        if isinstance(got, str) or changed:
+            return got if isinstance(got, str) else changed
         if not np.isfinite(got).all():
             return "some values are infinite or NaN: ranks start at 1 (the first result), not 0."
-        first_index = relevance.argmax(axis=1)
         if np.allclose(got[first_index > 0], 1 / first_index[first_index > 0]):
             return "off by one: the first result has rank 1, so its reciprocal rank is 1."
+        if np.allclose(got, 1 / (last_index + 1)):
+            return "that is the rank of the last relevant item: the reciprocal rank uses the first one."
+        if np.allclose(got, first_index + 1):
+            return "that is the rank itself: the reciprocal rank is 1 / rank."
         if not np.allclose(got, expected):
             query = int(np.abs(got - expected).argmax())
-            return f"query {query}: expected {expected[query]:.4f}, got {got[query]:.4f}."
+            return (f"query {query}'s reciprocal rank is off ({got[query]:.4f}): find the index of its first "
+                    "relevant item, add 1 for the rank, and invert.")
         return None
 
     answer = stub_or_function(reciprocal_ranks, np.ones((1, 2)), none_is_stub=False)
