@@ -175,6 +175,8 @@ def test_deck_renders_without_setup_or_solutions(built, tmp_path):
     dom = chromium(deck.as_uri(), "--dump-dom", profile=tmp_path / "profile")
     reveal = re.search(r'<div class="(reveal [^"]*)"', dom)
     assert reveal and "ready" in reveal.group(1).split(), "reveal.js did not start"
+    assert re.search(r'<body[^>]*data-navigation="linear"', dom), "-> would skip the vertical sub-slides"
+    assert re.search(r'class="slide-number"', dom), "no slide numbers"
     assert dom.count("<section") >= 8 and dom.count("mjx-chtml") >= 3
     text = visible_text(deck)
     for tag in ("setup", "parameters", "solution"):
