@@ -279,3 +279,19 @@ def pick_examples(scores: ArrayLike) -> dict[str, int]:
     quarter = len(order) // 4
     return {"median": int(order[(len(order) - 1) // 2]), "success": int(order[len(order) - 1 - quarter // 2]),
             "failure": int(order[quarter // 2])}
+
+
+def chance_scores(labels: ArrayLike, *, groups: ArrayLike | None = None, measure: str = "map@r",
+                  n_draws: int = 10, seed: int = 0) -> np.ndarray:
+    """Each query's expected score under a random ranking (the chance row of a results table), as
+    :func:`query_scores` (n_queries,), estimated over ``n_draws`` random rankings.
+
+    A random 1-D embedding ranks the other items of every query in a uniformly random order, so the
+    same code path (``groups``, ``measure``) scores chance and the methods alike.
+    """
+    labels = np.asarray(labels)
+    n_draws = check_int(n_draws, "n_draws")
+    rng = np.random.default_rng(seed)
+    draws = [query_scores(rng.normal(size=(len(labels), 1)), labels, groups=groups, measure=measure)
+             for _ in range(n_draws)]
+    return np.mean(draws, axis=0)
