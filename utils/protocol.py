@@ -193,7 +193,7 @@ class Comparison:
         words = {"better": f"{self.a} beats {self.b}", "worse": f"{self.b} beats {self.a}",
                  "no clear difference": f"no clear difference between {self.a} and {self.b}"}
         return (f"{self.a} - {self.b}: {self.difference:+.3f} [{self.low:+.3f}, {self.high:+.3f}] "
-                f"over {self.evidence}: {words[self.verdict]}")
+                f"({self.evidence}): {words[self.verdict]}")
 
     def _repr_pretty_(self, printer, cycle) -> None:
         printer.text(str(self))
