@@ -5,7 +5,7 @@ EXECUTED := $(NOTEBOOKS:notebooks/%=build/executed/%)
 UTILS := $(shell find utils -name '*.py')
 PYTEST_NOTEBOOKS := --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: help install install-browser data test test-units test-seeds test-portable lab run slides html html-instructor student bench lint stamp clean
+.PHONY: help install install-browser data test test-units test-seeds test-portable test-decks lab run slides html html-instructor student bench lint stamp clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,8 +63,11 @@ html: run  ## the students' offline site (solutions folded, closed): build/html/
 html-instructor: run  ## the same site with every solution shown: build/instructor/index.html
 	$(PYTHON) tools/build_site.py instructor --output-dir build/instructor $(EXECUTED)
 
-slides: run  ## the executed notebooks as offline reveal.js decks: build/slides/index.html
+slides: run  ## one offline reveal.js deck per lecture, from the executed notebooks: build/slides/index.html
 	$(PYTHON) tools/build_site.py slides --output-dir build/slides $(EXECUTED)
+
+test-decks: slides  ## every slide of every lecture deck at 1280x720 and 1920x1080 in headless Chromium: none may overflow
+	ML4MIR_DECKS=$(CURDIR)/build/slides $(PYTHON) -m pytest tests/test_decks.py
 
 student:  ## copies without solution cells under build/student
 	$(PYTHON) tools/student.py --output-dir build/student $(NOTEBOOKS)

@@ -1,23 +1,18 @@
 """The offline site and slides (``make html``, ``make slides``): built from an executed notebook,
 checked to reference nothing on the network, and rendered in headless Chromium.
 
-Needs Chromium (``make install-browser``) and the site's npm assets (``make install`` with npm);
-skipped without them, unless ``ML4MIR_REQUIRE_BROWSER=1`` (set by CI) turns the skip into a failure.
+Needs Chromium and the site's npm assets (``tests/browser.py``). Every slide of the lecture decks is
+checked in tests/test_decks.py.
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-import matplotlib.image
 import nbformat
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,50 +20,22 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import build_site  # noqa: E402
 import execute  # noqa: E402
+from browser import assert_not_blank, chromium, require_browser  # noqa: E402
 
 NOTEBOOK = ROOT / "notebooks" / "00_welcome.ipynb"
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-REQUIRED = os.environ.get("ML4MIR_REQUIRE_BROWSER") == "1"
 # Elements whose src/href the browser fetches (an <a href> is only a link a reader may follow).
 FETCHED = re.compile(r"<(?:script|link|img|iframe|source|audio|video|embed)\b[^>]*?\b(?:src|href)=\"([^\"]*)\"")
 REMOTE_IN_CODE = re.compile(r"(?:url\(|import\(|from\s)\s*['\"]?(?:https?:)?//", re.I)
 
 
-def _missing_toolchain() -> str | None:
-    if CHROMIUM is None:
-        return "Chromium not found (make install-browser)"
-    if not (build_site.VENDOR / "reveal.js").exists():
-        return "the site's npm assets are missing (npm ci --prefix tools/site)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
     """The welcome notebook executed once, then built as a site and as slides."""
-    missing = _missing_toolchain()
-    if missing:
-        (pytest.fail if REQUIRED else pytest.skip)(missing)
+    require_browser()
     root = tmp_path_factory.mktemp("site")
     executed = execute.write(execute.execute(NOTEBOOK), NOTEBOOK, root / "executed")
     return {kind: build_site.build([executed], root / "executed", root / kind, kind)[0]
             for kind in build_site.KINDS}
-
-
-def chromium(url: str, *options: str, profile: Path) -> str:
-    """Load ``url`` in headless Chromium with every host name unresolvable; return what it printed."""
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
-               "--virtual-time-budget=20000", "--window-size=1280,900", *options, url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
-
-
-def assert_not_blank(png: Path) -> None:
-    """A screenshot shows something: enough pixels differ from its most common colour."""
-    pixels = matplotlib.image.imread(png)[..., :3].reshape(-1, 3)
-    colours, counts = np.unique((pixels * 255).round().astype(np.uint8), axis=0, return_counts=True)
-    background_share = counts.max() / len(pixels)
-    assert background_share < 0.995 and len(colours) > 16, (png, background_share, len(colours))
 
 
 def visible_text(page: Path) -> str:
@@ -126,8 +93,8 @@ def test_styles_import_nothing_from_the_network(built):
 
 
 def test_pages_are_titled_and_linked(built):
-    title = "0 Welcome"
     for kind, page in built.items():
+        title = "Lecture 1: Foundations" if kind == "slides" else "0 Welcome"
         text = page.read_text()
         assert re.search(rf"<title>{title}[^<]*</title>", text), (kind, re.findall(r"<title>.*?</title>", text))
         if kind != "slides":

@@ -4,12 +4,13 @@
     python tools/build_site.py instructor --output-dir build/instructor build/executed/**/*.ipynb
     python tools/build_site.py slides     --output-dir build/slides     build/executed/**/*.ipynb
 
-Each notebook becomes one page (or one reveal.js deck, from the slide metadata that
-``tools/stamp.py`` writes), mirroring the notebooks' folders, beside an ``index.html`` that lists
-them in syllabus order. Pages are titled by their notebook and link to the previous and next
+Each notebook becomes one page, mirroring the notebooks' folders, beside an ``index.html`` that
+lists them in syllabus order; ``slides`` writes one reveal.js deck per lecture instead
+(``tools/decks.py`` says what a slide shows). Pages are titled by their notebook and link to the previous and next
 notebook and to the index. ``html`` is the students' site: each solution is folded behind a
 "Show solution" control, closed by default (kept in the page, so a reader who is stuck can still
-open it, but nobody reads it by scrolling past the exercise); ``instructor`` shows them open. MathJax, reveal.js, require.js and jQuery are copied under
+open it, but nobody reads it by scrolling past the exercise); ``instructor`` shows them open.
+MathJax, reveal.js, require.js and jQuery are copied under
 ``OUTPUT/assets`` from ``tools/site/node_modules`` (``make install`` fills it with npm, from the
 pinned ``tools/site/package-lock.json``), so the pages load nothing from the network: open
 ``index.html`` from disk or serve the folder with ``python -m http.server``.
@@ -26,13 +27,14 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbconvert import HTMLExporter, SlidesExporter
+from nbconvert import HTMLExporter
 from nbconvert.filters import markdown2html
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 
+import decks  # noqa: E402
 from stamp import title_and_summary  # noqa: E402
 
 VENDOR = TOOLS / "site" / "node_modules"
@@ -75,19 +77,11 @@ def copy_assets(output_dir: Path) -> Path:
     return assets
 
 
-def exporter(kind: str, assets: str) -> HTMLExporter:
+def exporter(assets: str) -> HTMLExporter:
     """An nbconvert exporter whose pages take every script from ``assets`` (a relative URL)."""
-    common = dict(
-        extra_template_basedirs=[str(TEMPLATES)],
-        mathjax_url=f"{assets}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
-        require_js_url=f"{assets}/require.js",
-        jquery_url=f"{assets}/jquery.min.js",
-    )
-    if kind == "slides":
-        # "white" takes its fonts from reveal.js's own folder ("simple", the default, from a font CDN).
-        return SlidesExporter(template_name="course-reveal", reveal_url_prefix=f"{assets}/reveal.js",
-                              reveal_scroll=True, reveal_theme="white", reveal_number="c/t", **common)
-    page = HTMLExporter(template_name="course-lab", **common)
+    page = HTMLExporter(template_name="course-lab", extra_template_basedirs=[str(TEMPLATES)],
+                        mathjax_url=f"{assets}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+                        require_js_url=f"{assets}/require.js", jquery_url=f"{assets}/jquery.min.js")
     # The Colab badge is an image on the web; the index links to Colab instead.
     page.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"badge"}), enabled=True)
     return page
@@ -100,14 +94,14 @@ def page_path(notebook: Path, source_root: Path, output_dir: Path, kind: str) ->
 
 
 def write_page(notebook: Path, target: Path, kind: str, assets: Path, nav: dict | None = None) -> None:
-    """Convert one executed notebook into a page (or deck) at ``target``, titled by the notebook,
+    """Convert one executed notebook into a page at ``target``, titled by the notebook,
     with ``nav`` (previous / index / next links) on pages."""
     target.parent.mkdir(parents=True, exist_ok=True)
     prefix = Path(os.path.relpath(assets, target.parent)).as_posix()
     title, _ = title_and_summary(notebook)
     resources = {"metadata": {"name": re.sub(r"[`*_]", "", title)}, "course_nav": nav,
                  "fold_solutions": kind == "html"}
-    body, _ = exporter(kind, prefix).from_notebook_node(nbformat.read(notebook, as_version=4), resources)
+    body, _ = exporter(prefix).from_notebook_node(nbformat.read(notebook, as_version=4), resources)
     target.write_text(body)
 
 
@@ -141,16 +135,23 @@ def series_name(page: Path, output_dir: Path) -> str:
 
 def index_html(pages: list[tuple[Path, Path]], output_dir: Path, kind: str) -> str:
     """The index page: the pages by series, each titled and summarised from its notebook."""
-    items, series = [], None
+    entries = []
     for notebook, page in pages:
-        if series_name(page, output_dir) != series:
-            series = series_name(page, output_dir)
-            items.append(f"</ol><h2>{html.escape(series)}</h2><ol>")
         title, summary = title_and_summary(notebook)
-        link = page.relative_to(output_dir).as_posix()
-        items.append(f'<li><a href="{html.escape(link)}">{inline_markdown(title)}</a>'
-                     f"{markdown2html(summary)}</li>")
-    heading = {"slides": "slides", "html": "executed notebooks",
+        entries.append((series_name(page, output_dir), page.relative_to(output_dir).as_posix(),
+                        inline_markdown(title), markdown2html(summary)))
+    return index_page(entries, kind)
+
+
+def index_page(entries: list[tuple[str, str, str, str]], kind: str) -> str:
+    """An index of (series, link, title HTML, summary HTML) entries, grouped by series."""
+    items, series = [], None
+    for group, link, title, summary in entries:
+        if group != series:
+            series = group
+            items.append(f"</ol><h2>{html.escape(series)}</h2><ol>")
+        items.append(f'<li><a href="{html.escape(link)}">{title}</a>{summary}</li>')
+    heading = {"slides": "lecture decks", "html": "executed notebooks",
                "instructor": "executed notebooks, solutions shown (instructors' copy)"}[kind]
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -190,13 +191,31 @@ def build(notebooks: list[Path], source_root: Path, output_dir: Path, kind: str)
     if kind not in KINDS:
         raise ValueError(f"Unknown kind {kind!r}: use one of {sorted(KINDS)}.")
     assets = copy_assets(output_dir)
+    if kind == "slides":
+        return build_decks(notebooks, source_root, output_dir, assets)
     pages = [(notebook, page_path(notebook, source_root, output_dir, kind)) for notebook in sorted(notebooks)]
-    links = navigation(pages, output_dir) if kind != "slides" else [None] * len(pages)
+    links = navigation(pages, output_dir)
     for (notebook, target), nav in zip(pages, links, strict=True):
         write_page(notebook, target, kind, assets, nav)
         print(f"{notebook} -> {target}")
     (output_dir / "index.html").write_text(index_html(pages, output_dir, kind))
     return [page for _, page in pages]
+
+
+def build_decks(notebooks: list[Path], source_root: Path, output_dir: Path, assets: Path) -> list[Path]:
+    """One deck per lecture (``tools/decks.py``) and an index of them; return the decks."""
+    entries, written = [], []
+    for folder, paths in decks.lectures(notebooks, source_root).items():
+        title = decks.LECTURES[folder]
+        slides = decks.lecture_slides(title, paths)
+        target = output_dir / f"{folder}.slides.html"
+        target.write_text(decks.deck_html(title, slides, Path(os.path.relpath(assets, output_dir)).as_posix()))
+        print(f"{len(paths)} notebooks, {len(slides)} slides -> {target}")
+        names = ", ".join(inline_markdown(title_and_summary(path)[0]) for path in paths)
+        entries.append(("Lecture decks", target.name, html.escape(title), f"<p>{len(slides)} slides: {names}</p>"))
+        written.append(target)
+    (output_dir / "index.html").write_text(index_page(entries, "slides"))
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

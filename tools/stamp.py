@@ -5,7 +5,8 @@ Every notebook gets, from this one script:
 - a first markdown cell (tagged ``badge``) with the Open-in-Colab badge for its own path;
 - the common setup cell (tagged ``setup``), identical everywhere;
 - no outputs and no execution counts (outputs are never committed);
-- slide metadata for ``make slides`` and RISE: ``#``/``##`` headings open a slide, ``###`` headings a
+- slide metadata for RISE (presenting a notebook from JupyterLab; the lecture decks of ``make slides``
+  follow their own rules, in ``tools/decks.py``): ``#``/``##`` headings open a slide, ``###`` headings a
   sub-slide, the badge, setup, parameters and solution cells are skipped, and other cells keep the
   type their author gave them (``-``, ``fragment`` or ``notes``), by default a fragment for code;
 - the ``## References`` section, which ends the notebook, in a markdown cell of its own (split off
