@@ -1,7 +1,8 @@
 """Checkers that give feedback on a reader's answers to the notebooks' exercises.
 
 One module per topic (``welcome``, ``distances``, ``mahalanobis``, ``constraints_and_ranking``,
-``triplets``, ``losses_and_scale``, ``chorales``, ``notions_and_words``, ``selfsup_and_mixtures``);
+``triplets``, ``losses_and_scale``, ``chorales``, ``notions_and_words``, ``selfsup_and_mixtures``,
+``people``);
 each checker is called with the reader's answer and
 
 - prints a reminder and returns ``False`` when the exercise is not attempted yet (the answer is
