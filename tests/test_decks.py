@@ -129,7 +129,10 @@ def probe(deck: Path, size: str, profile: Path, *, fit: bool = True) -> dict:
     script = PROBE if fit else unfit + PROBE
     copy = deck.with_name(deck.stem + ".probe.html")
     copy.write_text(deck.read_text().replace("</body>", f"<script>{script}</script></body>"))
-    dom = chromium(copy.as_uri(), "--dump-dom", profile=profile, size=size, budget_ms=60000)
+    try:
+        dom = chromium(copy.as_uri(), "--dump-dom", profile=profile, size=size, budget_ms=60000)
+    finally:
+        copy.unlink()  # leave the presenter's build/slides as make slides wrote it
     found = re.search(r'<pre id="course-probe">(.*?)</pre>', dom, re.S)
     assert found, "the probe did not report: reveal.js or MathJax did not start"
     return json.loads(html.unescape(found.group(1)))
