@@ -453,6 +453,8 @@ def test_two_processes_building_and_loading_one_cache_agree(tmp_path, gm_notes):
             for _ in range(2)]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err for _, err in outputs]
+    builds = sum(err.count("Building gm_notes") for _, err in outputs)
+    assert builds == 1, "the process that waited for the other's build should load it, not rebuild"
     lines = [_last_line(stdout) for stdout, _ in outputs]
     assert lines[0] == lines[1]
     assert lines[0].split()[:2] == [str(len(gm_notes)), str(int(np.abs(gm_notes.audio).sum() * 1000))]

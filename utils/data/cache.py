@@ -5,11 +5,14 @@ A dataset is built into ``<cache root>/<name>-<parameter digest>/``: written to 
 its ``manifest.json`` added (format version, parameters, size and CRC-32 of every file), then renamed
 into place. A load checks the manifest and every file it reads; a missing, truncated, corrupted or
 stale cache is reported (:class:`StaleCacheWarning`) and rebuilt, never used. Loading writes
-nothing, so a complete cache on a read-only path loads; only building needs write access.
+nothing, so a complete cache on a read-only path loads; only building needs write access. Builds
+into one cache root are serialised by a lock on the root directory: a process that waited for another
+one's build loads that build instead of making its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -26,6 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds are not serialised between processes
+    fcntl = None
 
 #: Version of the cache layout and of the rendering recipe; a change makes old caches stale.
 FORMAT_VERSION = 5
@@ -196,6 +204,29 @@ def _build_into_cache(name: str, params: dict, directory: Path,
         shutil.rmtree(staging, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _build_lock(root: Path):
+    """Hold an exclusive lock on the cache directory ``root`` (no lock file is left behind)."""
+    if fcntl is None:
+        yield
+        return
+    handle = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+def _load_verified(name: str, params: dict, directory: Path,
+                   read_files: Callable[[Path, dict], Any]) -> Any:
+    """``read_files`` of a cache whose manifest matches ``name`` and ``params``; raises
+    :class:`CacheError` or ``KeyError`` otherwise."""
+    manifest = _read_manifest(directory)
+    _check_manifest(manifest, name, params)
+    return read_files(directory, manifest)
+
+
 def _load_or_build(name: str, params: dict, cache_dir: str | os.PathLike | None, rebuild: bool,
                    write_files: Callable[[Path], dict],
                    read_files: Callable[[Path, dict], Any]) -> Any:
@@ -204,21 +235,23 @@ def _load_or_build(name: str, params: dict, cache_dir: str | os.PathLike | None,
     directory = _cache_root(cache_dir) / f"{name}-{_digest(params)}"
     if not rebuild and directory.exists():
         try:
-            manifest = _read_manifest(directory)
-            _check_manifest(manifest, name, params)
-            return read_files(directory, manifest)
+            return _load_verified(name, params, directory, read_files)
         except (CacheError, KeyError) as problem:
             reason = f"its manifest lacks {problem}" if isinstance(problem, KeyError) else problem
             warnings.warn(
                 f"The cached {name} in {directory} cannot be used: {reason}. Rebuilding it.",
                 StaleCacheWarning, stacklevel=3,
             )
-    _writable_root(cache_dir)
-    start = time.perf_counter()
-    print(f"Building {name} into {directory} (once; later loads read the cache)...", file=sys.stderr)
-    _build_into_cache(name, params, directory, write_files)
-    print(f"Built {name} in {time.perf_counter() - start:.1f} s.", file=sys.stderr)
-    return read_files(directory, _read_manifest(directory))
+    with _build_lock(_writable_root(cache_dir)):
+        if not rebuild and directory.exists():  # built by another process while this one waited
+            with contextlib.suppress(CacheError, KeyError):
+                return _load_verified(name, params, directory, read_files)
+        start = time.perf_counter()
+        print(f"Building {name} into {directory} (once; later loads read the cache)...",
+              file=sys.stderr)
+        _build_into_cache(name, params, directory, write_files)
+        print(f"Built {name} in {time.perf_counter() - start:.1f} s.", file=sys.stderr)
+        return read_files(directory, _read_manifest(directory))
 
 
 def _restore_dtypes(meta: pd.DataFrame, dtypes: dict[str, str]) -> pd.DataFrame:
