@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +12,9 @@ import soundfile
 
 from utils import data
 from utils.data.folders import class_disjoint_split, decode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import demo_music  # noqa: E402
 
 #: label -> fundamental (Hz): three "instruments" told apart by pitch and timbre.
 TONES = {"low_sine": 110.0, "mid_square": 440.0, "high_saw": 1760.0, "bright_pulse": 880.0}
@@ -137,3 +143,52 @@ def test_decode_mixes_to_mono_and_resamples(tmp_path):
     write(tmp_path / "stereo.flac", stereo, 44100)
     mono = decode(tmp_path / "stereo.flac")
     assert mono.shape == (16000,) and np.abs(mono).max() < 1e-3  # the channels cancel
+
+
+def test_csv_columns_beyond_the_labels_become_attributes(music, tmp_path):
+    rows = [{"path": f"{label}/take{i}.{suffix}", "label": label, "key": "C major" if i % 2 else "A minor",
+             "tempo": str(100 + i)} for label in TONES for i, (suffix, _) in enumerate(FORMATS)]
+    folder = data.load_audio_folder(music, cache_dir=tmp_path / "cache", labels_csv=pd.DataFrame(rows))
+    assert folder.meta.tempo.dtype == np.int64 and folder.meta.tempo.tolist()[:4] == [100, 101, 102, 103]
+    assert set(folder.meta.key) == {"C major", "A minor"}
+    reloaded = data.load_audio_folder(music, cache_dir=tmp_path / "cache", labels_csv=pd.DataFrame(rows))
+    pd.testing.assert_frame_equal(reloaded.meta, folder.meta)
+    rows[0]["clip_in_file"] = "3"
+    with pytest.raises(data.AudioFolderError, match="clip_in_file"):
+        data.load_audio_folder(music, cache_dir=tmp_path / "cache", labels_csv=pd.DataFrame(rows))
+
+
+def test_data_strings_name_a_source(music, tmp_path):
+    folder = data.load_data(f"folder:{music}", cache_dir=tmp_path / "cache")
+    assert isinstance(folder, data.AudioFolder) and folder.label == "label" and set(folder.meta.label) == set(TONES)
+    assert data.GMNotes.label == "instrument" and data.parse_data("gm_notes:FluidR3_GM") == ("gm_notes", "FluidR3_GM")
+    assert data.is_default("gm_notes") and not data.is_default(f"folder:{music}")
+    for spec, message in [("folder", "lacks its path"), ("nsynth:", "lacks its path"), ("fodler:/x", "names no source")]:
+        with pytest.raises(ValueError, match=message):
+            data.load_data(spec)
+    with pytest.raises(TypeError, match="string"):
+        data.load_data(3)
+    with pytest.raises(FileNotFoundError, match="examples.json"):
+        data.load_data(f"nsynth:{music}")
+
+
+def test_an_nsynth_split_is_a_folder_dataset_with_its_attributes(tmp_path):
+    root = demo_music.write_nsynth_split(tmp_path / "nsynth")
+    notes = data.load_data(f"nsynth:{root}", cache_dir=tmp_path / "cache")
+    meta = notes.meta
+    assert len(notes) == 12 * 8 * 2 and notes.audio.shape[1] == int(1.28 * 16000)
+    assert {"family", "source", "pitch", "velocity"} <= set(meta.columns) and meta.pitch.dtype == np.int64
+    assert (meta.groupby("group").velocity.nunique() == 2).all()  # velocities of a note are near-duplicates
+    assert (meta.groupby("label").split.nunique() == 1).all() and set(meta.split) == {"train", "valid", "test"}
+
+
+def test_claims_are_asserted_only_on_the_default_data(capsys):
+    from utils.course import claims_for
+
+    with pytest.raises(AssertionError):
+        claims_for("gm_notes")("false", False)
+    claims_for("folder:/music")("false", False)
+    claims_for("folder:/music")("true", True)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("✗ false") and "not so on folder:/music" in printed[0]
+    assert printed[1].startswith("✓ true") and "also so" in printed[1]

@@ -14,6 +14,7 @@ import random
 import socket
 import sys
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -151,3 +152,25 @@ def claim(statement: str, holds: bool) -> None:
     if not bool(holds):
         raise AssertionError(f"The notebook claims: {statement!r}, but its own numbers disagree.")
     print(f"✓ {statement}")
+
+
+#: The data the notebooks' prose describes (``utils.data.DEFAULT_DATA``).
+DEFAULT_DATA = "gm_notes"
+
+
+def claims_for(data: str) -> Callable[[str, bool], None]:
+    """The notebook's ``check(statement, holds)`` for the data ``DATA`` names: :func:`claim` on the
+    default data (which the prose describes); on other data a report that never stops the notebook.
+
+    >>> claims_for("folder:/music")("two is less than one", 2 < 1)
+    ✗ two is less than one (the prose's claim, asserted on the default data; not so on folder:/music)
+    """
+    if data == DEFAULT_DATA:
+        return claim
+
+    def report(statement: str, holds: bool) -> None:
+        verdict = "✓" if bool(holds) else "✗"
+        print(f"{verdict} {statement} (the prose's claim, asserted on the default data; "
+              f"{'also so' if bool(holds) else 'not so'} on {data})")
+
+    return report

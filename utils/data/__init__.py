@@ -23,6 +23,8 @@ and read-only loads), :mod:`~utils.data.render` (FluidSynth), :mod:`~utils.data.
 :class:`Dataset` API), :mod:`~utils.data.gm_notes`, :mod:`~utils.data.chorales`,
 :mod:`~utils.data.nsynth` (real NSynth data and the original tutorial's tables),
 :mod:`~utils.data.folders` (your own music: any folder of audio files),
+:mod:`~utils.data.sources` (what a notebook's ``DATA`` names: ``"gm_notes"``, ``"gm_notes:FluidR3_GM"``,
+``"folder:/path"``, ``"nsynth:/path"``),
 :mod:`~utils.data.cli` (the registry and the command line).
 """
 
@@ -67,14 +69,16 @@ from utils.data.render import (
     check_soundfont,
     default_soundfont,
 )
+from utils.data.sources import DEFAULT_DATA, is_default, load_data, load_nsynth_folder, parse_data
 from utils.features import Standardizer, standardize
 
 __all__ = [
-    "BLOCK", "CACHE_ENV", "CHORALE_ENSEMBLES", "DATASETS", "FEATURE_KINDS", "FEATURE_VERSION",
+    "BLOCK", "CACHE_ENV", "CHORALE_ENSEMBLES", "DATASETS", "DEFAULT_DATA", "FEATURE_KINDS", "FEATURE_VERSION",
     "FORMAT_VERSION", "GM_FAMILIES", "GM_FAMILY_OF", "GM_HELD_OUT", "GM_RANGE", "GM_VALIDATION",
     "MANIFEST", "PITCH_NAMES", "SILENCE", "SOUNDFONTS", "VOICES", "AudioFolder", "AudioFolderError", "CacheError",
     "Chorales", "ChoralesParams", "Dataset", "GMNotes", "GMNotesParams", "ReadOnlyCacheWarning",
     "StaleCacheWarning", "Standardizer", "available_soundfonts", "check_soundfont", "chorale_names", "default_cache_root",
-    "default_soundfont", "download_tutorial_tables", "load", "load_audio_folder", "load_chorales",
-    "load_gm_notes", "load_nsynth", "load_tutorial_tables", "main", "standardize",
+    "default_soundfont", "download_tutorial_tables", "is_default", "load", "load_audio_folder",
+    "load_chorales", "load_data", "load_gm_notes", "load_nsynth", "load_nsynth_folder",
+    "load_tutorial_tables", "main", "parse_data", "standardize",
 ]

@@ -343,6 +343,8 @@ class Chorales(Dataset):
     stems : (n, 4, samples) float32, each voice alone; ``audio`` is exactly their sum.
     """
 
+    label = "piece"
+
     voice_rolls: np.ndarray = field(default=None, repr=False)
     _stems_pcm: np.ndarray = field(default=None, repr=False)
 

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -65,7 +65,11 @@ class Dataset:
     meta : one row per clip (RangeIndex aligned with ``audio``): labels and splits.
     cache_dir : the dataset's own cache directory.
     params : the build parameters.
+    label : (class attribute) the meta column whose values are the classes ("instrument" for the
+        GM notes, "label" for a folder of your own audio).
     """
+
+    label: ClassVar[str] = "label"
 
     name: str
     audio: np.ndarray

@@ -1,7 +1,8 @@
 """Your own music (:func:`load_audio_folder`): any folder of audio files as a course dataset.
 
 Labels come from the sub-folder names (``root/<label>/<file>``) or from a CSV beside the files
-(``path`` and ``label`` columns, optional ``group`` and ``split``). Every file is decoded, mixed to
+(``path`` and ``label`` columns, optional ``group`` and ``split``; any other column, such as
+artist, key or pitch, is kept in ``meta`` as an attribute for neighbour tables). Every file is decoded, mixed to
 mono, resampled to the course's 16 kHz and cut (or zero-padded) into fixed-length clips, then
 cached like the GM notes (manifest, checksums, atomic publish; identified by the files' contents).
 Every problem is found before anything is written, and named with its file: a half-built cache
@@ -47,10 +48,11 @@ class _Entry:
     group: str
     split: str    # "" when the split is left to the label hash
     sha256: str
+    attributes: tuple[tuple[str, str], ...] = ()  # further CSV columns: (name, value)
 
 
 def load_audio_folder(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
-                      labels_csv: str | os.PathLike | None = None, clip_seconds: float = 1.28,
+                      labels_csv: str | os.PathLike | pd.DataFrame | None = None, clip_seconds: float = 1.28,
                       clips_per_file: int = 1, min_seconds: float | None = None,
                       rebuild: bool = False) -> AudioFolder:
     """A folder of audio files (wav, flac, ogg, mp3) as a course dataset (built once, then cached).
@@ -59,9 +61,10 @@ def load_audio_folder(path: str | os.PathLike, *, cache_dir: str | os.PathLike |
     ----------
     path : the folder. Labels are the names of its sub-folders (``path/<label>/.../<file>``),
         unless a CSV gives them.
-    labels_csv : a CSV with columns ``path`` (relative to ``path``) and ``label``, optional
-        ``group`` (same-source items: excluded from each other's ground truth; default: the file)
-        and ``split`` (train/valid/test). Default: ``path/labels.csv`` if it exists.
+    labels_csv : a CSV (or a DataFrame) with columns ``path`` (relative to ``path``) and ``label``,
+        optional ``group`` (same-source items: excluded from each other's ground truth; default:
+        the file) and ``split`` (train/valid/test); other columns are kept in ``meta`` (numbers as
+        numbers). Default: ``path/labels.csv`` if it exists.
     clip_seconds : length of every clip; longer files are cut, shorter ones zero-padded.
     clips_per_file : consecutive clips taken from each file (they share its group).
     min_seconds : files shorter than this are refused (default: a quarter of a clip).
@@ -82,7 +85,8 @@ def load_audio_folder(path: str | os.PathLike, *, cache_dir: str | os.PathLike |
     clips_per_file = check_int(clips_per_file, "clips_per_file")
     min_seconds = clip_seconds / 4 if min_seconds is None else check_number(min_seconds, "min_seconds", minimum=0.0)
     entries = _entries(root, labels_csv)
-    params = {"files": [[e.path, e.label, e.group, e.split, e.sha256] for e in entries],
+    params = {"files": [[e.path, e.label, e.group, e.split, e.sha256, *map(list, e.attributes)]
+                        for e in entries],
               "clip_seconds": clip_seconds, "clips_per_file": clips_per_file, "min_seconds": min_seconds,
               "sample_rate": SAMPLE_RATE}
     return _load_or_build("audio_folder", params, cache_dir, rebuild,
@@ -93,12 +97,17 @@ def load_audio_folder(path: str | os.PathLike, *, cache_dir: str | os.PathLike |
 # --- the file list and its labels -----------------------------------------------------------------
 
 
-def _entries(root: Path, labels_csv: str | os.PathLike | None) -> list[_Entry]:
-    csv = Path(labels_csv).expanduser() if labels_csv is not None else root / "labels.csv"
-    if labels_csv is not None and not csv.is_file():
-        raise AudioFolderError(f"labels_csv {csv} does not exist.")
-    rows = _rows_from_csv(root, csv) if csv.is_file() else _rows_from_folders(root)
-    entries = [_Entry(path, label, group or path, split, _sha256(root / path)) for path, label, group, split in rows]
+def _entries(root: Path, labels_csv: str | os.PathLike | pd.DataFrame | None) -> list[_Entry]:
+    if isinstance(labels_csv, pd.DataFrame):
+        rows = _rows_from_table(root, labels_csv.astype(str), "labels_csv")
+    else:
+        csv = Path(labels_csv).expanduser() if labels_csv is not None else root / "labels.csv"
+        if labels_csv is not None and not csv.is_file():
+            raise AudioFolderError(f"labels_csv {csv} does not exist.")
+        rows = (_rows_from_table(root, pd.read_csv(csv, dtype=str, keep_default_na=False), str(csv))
+                if csv.is_file() else _rows_from_folders(root))
+    entries = [_Entry(path, label, group or path, split, _sha256(root / path), attributes)
+               for path, label, group, split, attributes in rows]
     _check_labels(entries, root)
     return entries
 
@@ -111,27 +120,36 @@ def _rows_from_folders(root: Path) -> list[tuple[str, str, str, str]]:
     if loose:
         raise AudioFolderError(f"{loose[0]} lies directly in {root}, so it has no label: put each file in "
                                f"a sub-folder named after its label, or give a labels.csv.")
-    return [(p.relative_to(root).as_posix(), p.relative_to(root).parts[0], "", "") for p in files]
+    return [(p.relative_to(root).as_posix(), p.relative_to(root).parts[0], "", "", ()) for p in files]
 
 
-def _rows_from_csv(root: Path, csv: Path) -> list[tuple[str, str, str, str]]:
-    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+#: Columns of a labels table with a meaning of their own; any other column is an attribute.
+_LABEL_COLUMNS = ("path", "label", "group", "split")
+
+
+def _rows_from_table(root: Path, table: pd.DataFrame, source: str) -> list[tuple]:
     missing = {"path", "label"} - set(table.columns)
     if missing:
-        raise AudioFolderError(f"{csv} lacks the column(s) {sorted(missing)}; it needs path and label "
+        raise AudioFolderError(f"{source} lacks the column(s) {sorted(missing)}; it needs path and label "
                                f"(optional: group, split). Columns found: {list(table.columns)}.")
+    extra = [column for column in table.columns if column not in _LABEL_COLUMNS]
+    reserved = sorted(set(extra) & {"clip_in_file", "start_seconds"})
+    if reserved:
+        raise AudioFolderError(f"{source} has the column(s) {reserved}, which the dataset computes itself: "
+                               f"rename them.")
     rows = []
     for line, row in enumerate(table.to_dict("records"), start=2):
         if not (root / row["path"]).is_file():
-            raise AudioFolderError(f"{csv}, line {line}: {root / row['path']} does not exist.")
+            raise AudioFolderError(f"{source}, line {line}: {root / row['path']} does not exist.")
         if not row["label"]:
-            raise AudioFolderError(f"{csv}, line {line}: {row['path']} has an empty label.")
+            raise AudioFolderError(f"{source}, line {line}: {row['path']} has an empty label.")
         split = row.get("split", "")
         if split not in ("", "train", "valid", "test"):
-            raise AudioFolderError(f"{csv}, line {line}: split {split!r} is not train, valid or test.")
-        rows.append((Path(row["path"]).as_posix(), row["label"], row.get("group", ""), split))
+            raise AudioFolderError(f"{source}, line {line}: split {split!r} is not train, valid or test.")
+        attributes = tuple((column, row[column]) for column in extra)
+        rows.append((Path(row["path"]).as_posix(), row["label"], row.get("group", ""), split, attributes))
     if not rows:
-        raise AudioFolderError(f"{csv} lists no files.")
+        raise AudioFolderError(f"{source} lists no files.")
     return rows
 
 
@@ -145,6 +163,14 @@ def _check_labels(entries: list[_Entry], root: Path) -> None:
         lonely = next(e.path for e in entries if e.label == single[0])
         raise AudioFolderError(f"label {single[0]!r} has a single file ({root / lonely}): as a query it would "
                                f"have nothing to find. Add another file of that label, or remove it.")
+
+
+def _numbers_if_all_are(values: pd.Series) -> pd.Series:
+    """``values`` as integers or floats if every one parses as a number, else unchanged (strings)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        return values
+    return numbers.astype(np.int64) if (numbers == numbers.round()).all() else numbers
 
 
 def _sha256(path: Path) -> str:
@@ -211,8 +237,11 @@ def _build(root: Path, entries: list[_Entry], params: dict[str, Any], staging: P
                                        f"(peak below {SILENCE}): remove it, or trim its silence.")
             audio.append(clip)
             rows.append({"path": entry.path, "label": entry.label, "group": entry.group, "clip_in_file": index,
-                         "start_seconds": round(start / SAMPLE_RATE, 3), "split": entry.split})
+                         "start_seconds": round(start / SAMPLE_RATE, 3), "split": entry.split,
+                         **dict(entry.attributes)})
     meta = pd.DataFrame(rows)
+    for column, _ in entries[0].attributes:
+        meta[column] = _numbers_if_all_are(meta[column])
     if (meta["split"] == "").any():
         by_label = class_disjoint_split(meta["label"].to_numpy())
         meta["split"] = [split or by_label[label] for split, label in zip(meta["split"], meta["label"], strict=True)]

@@ -182,6 +182,8 @@ def _build_gm_notes(params: GMNotesParams, soundfont: Path, workers: int, progre
 class GMNotes(Dataset):
     """Single notes of GM instruments (an NSynth-like set); see :func:`load_gm_notes`."""
 
+    label = "instrument"
+
     def precompute(self, kinds: Sequence[str] = tuple(FEATURE_KINDS)) -> None:
         super().precompute(kinds)
         self.tutorial_table()
