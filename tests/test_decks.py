@@ -31,6 +31,7 @@ import decks  # noqa: E402
 from browser import chromium, require_browser  # noqa: E402
 
 PROBE = (Path(__file__).parent / "deck_probe.js").read_text()
+PRESENTER_PROBE = (Path(__file__).parent / "presenter_probe.js").read_text()
 SIZES = ("1280,720", "1920,1080")
 FULL_DECKS = os.environ.get("ML4MIR_DECKS")
 
@@ -181,6 +182,26 @@ def test_the_deck_has_notes_numbers_linear_navigation_and_a_title(lesson_deck, t
     assert re.search(r'<body[^>]*data-navigation="linear"', dom) and 'class="slide-number"' in dom
     notes_plugin = (lesson_deck.parent / "assets" / "reveal.js" / "plugin" / "notes" / "notes.js").read_text()
     assert not re.search(r"""(?:src=|href=|url\()\s*['"]?(?:https?:)?//""", notes_plugin)  # presenter view offline
+
+
+def test_the_presenter_view_opens_offline_and_follows_the_deck(lesson_deck, tmp_path):
+    """"S" opens the speaker view from file:// with no network: it connects, shows the current
+    slide's notes (after a move to the second slide), runs its timer and loads both previews."""
+    copy = lesson_deck.with_name(lesson_deck.stem + ".presenter.html")
+    copy.write_text(lesson_deck.read_text().replace("</body>", f"<script>{PRESENTER_PROBE}</script></body>"))
+    try:
+        dom = chromium(copy.as_uri(), "--disable-popup-blocking", "--dump-dom", profile=tmp_path / "profile",
+                       size="1280,720", budget_ms=30000)
+    finally:
+        copy.unlink()
+    found = re.search(r'<pre id="course-presenter-probe">(.*?)</pre>', dom, re.S)
+    assert found, "the presenter probe did not report"
+    report = json.loads(html.unescape(found.group(1)))
+    assert report["opened"] and report["status"] == "connected", report
+    assert report["notesOfSecondSlide"] and report["previews"] == 2, report
+    assert report["timer"] != "00:00:00", report
+    notes = re.findall(r'<aside class="notes">(.*?)</aside>', lesson_deck.read_text(), re.S)
+    assert notes[0] != notes[1]  # so following the deck shows in the notes
 
 
 @pytest.mark.skipif(not FULL_DECKS, reason="set ML4MIR_DECKS=build/slides (make test-decks)")
