@@ -132,6 +132,20 @@ class Dataset:
         for kind in kinds:
             self.features(kind)
 
+    def tutorial_table(self, split: str | None = None) -> pd.DataFrame:
+        """Features in the layout of the original tutorial's NSynth tables, for any clips.
+
+        Columns mfcc_00..mfcc_19 and chroma_00..chroma_11 (means over frames) and f0 (Hz, dominant
+        frequency between C1 and C6) (:func:`utils.features.tutorial_features`), one row per clip
+        in ``meta``'s order, indexed by ``meta.path`` where it exists. ``split`` selects rows.
+        """
+        params = dict(_FEATURE_PARAMS, kind="tutorial", audio_checksum=self._audio_checksum)
+        values = self._cached_feature("tutorial", params, lambda: _batched(
+            F.tutorial_features, self.audio, "tutorial features"))
+        index = self.meta["path"].to_numpy() if "path" in self.meta else None
+        frame = pd.DataFrame(values.astype(np.float64), columns=F.TUTORIAL_COLUMNS[:-1], index=index)
+        return frame if split is None else frame.iloc[self.split(split)]
+
     def feature_names(self, kind: str) -> list[str]:
         """Column names of a tabular feature kind ("mfcc_stats")."""
         if kind != "mfcc_stats":

@@ -13,13 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from utils import features as F
 from utils.data.cache import _load_or_build, _write_array, _write_meta
 from utils.data.dataset import (
-    _FEATURE_PARAMS,
     FEATURE_KINDS,
     Dataset,
-    _batched,
     _make_params,
     _manifest_params,
     _read_audio_dataset,
@@ -196,13 +193,10 @@ class GMNotes(Dataset):
         like ``train/brass_056-060-090.wav`` (split/family_program-pitch-velocity), so
         :func:`load_tutorial_tables`' real tables can be swapped in. ``split`` selects rows.
         """
-        params = dict(_FEATURE_PARAMS, kind="tutorial", audio_checksum=self._audio_checksum)
-        values = self._cached_feature("tutorial", params, lambda: _batched(
-            F.tutorial_features, self.audio, "tutorial features"))
         meta = self.meta
-        index = [f"{s}/{f}_{p:03d}-{q:03d}-{v:03d}.wav" for s, f, p, q, v in
-                 zip(meta.split, meta.family, meta.program, meta.pitch, meta.velocity, strict=True)]
-        frame = pd.DataFrame(values.astype(np.float64), columns=F.TUTORIAL_COLUMNS[:-1], index=index)
+        frame = super().tutorial_table()
+        frame.index = [f"{s}/{f}_{p:03d}-{q:03d}-{v:03d}.wav" for s, f, p, q, v in
+                       zip(meta.split, meta.family, meta.program, meta.pitch, meta.velocity, strict=True)]
         frame["instrument"] = meta.family.to_numpy()
         return frame if split is None else frame.iloc[self.split(split)]
 
