@@ -81,8 +81,29 @@ def test_setup_cell_on_colab_installs_once(tmp_path, monkeypatch, capsys):
     source = stamp.SETUP_SOURCE.replace("%matplotlib inline", "").replace(stamp.CLONE_DIR, str(clone))
     for _ in range(2):
         exec(compile(source, "setup-cell", "exec"), {})
-    assert len(commands) == 3 and (clone / ".installed").exists()
-    assert "libfluidsynth3" in commands[0]
-    assert f"https://github.com/{stamp.REPOSITORY}" in commands[1]
-    assert commands[2][-2:] == ["-e", str(clone)]
-    assert "torch" in capsys.readouterr().out
+    assert len(commands) == 4 and (clone / ".installed").exists()
+    assert "libfluidsynth3" in commands[0] and "fluid-soundfont-gm musescore-general-soundfont-small" in commands[1]
+    assert f"https://github.com/{stamp.REPOSITORY}" in commands[2]
+    assert commands[3][-2:] == ["-e", str(clone)]
+    printed = capsys.readouterr().out
+    assert "torch" in printed and "Skipped" not in printed
+
+
+def test_setup_cell_on_colab_says_what_it_skips_without_the_soundfonts(tmp_path, monkeypatch, capsys):
+    """Where apt-get cannot install the extra SoundFonts, the cell says so and installs the rest."""
+    import subprocess
+    import types
+
+    clone = tmp_path / "course"
+
+    def fake_run(command, **options):
+        if "clone" in command:
+            clone.mkdir()
+        return subprocess.CompletedProcess(command, 100 if "soundfont" in str(command) else 0)
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    source = stamp.SETUP_SOURCE.replace("%matplotlib inline", "").replace(stamp.CLONE_DIR, str(clone))
+    exec(compile(source, "setup-cell", "exec"), {})
+    assert (clone / ".installed").exists() and "Skipped: the two other SoundFonts" in capsys.readouterr().out

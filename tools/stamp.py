@@ -46,8 +46,8 @@ CLONE_DIR = "/content/metric-learning-for-mir"
 
 SETUP_SOURCE = f'''\
 # Common setup, stamped by tools/stamp.py (identical in every notebook; edit the script, not this cell).
-# On Google Colab it installs FluidSynth and the course package once; elsewhere it only imports,
-# seeds and reports versions.
+# On Google Colab it installs FluidSynth, two more SoundFonts and the course package once; elsewhere
+# it only imports, seeds and reports versions.
 import os
 import subprocess
 import sys
@@ -55,6 +55,10 @@ import sys
 if "google.colab" in sys.modules:
     if not os.path.exists("{CLONE_DIR}/.installed"):
         subprocess.run("apt-get -qq install -y libfluidsynth3 > /dev/null", shell=True, check=True)
+        if subprocess.run("apt-get -qq install -y fluid-soundfont-gm musescore-general-soundfont-small "
+                          "> /dev/null", shell=True).returncode:
+            print("Skipped: the two other SoundFonts (FluidR3_GM, MuseScore General) did not install; "
+                  "the sections that change the sample set say what they skip.")
         if not os.path.isdir("{CLONE_DIR}"):
             subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "{BRANCH}",
                             "https://github.com/{REPOSITORY}", "{CLONE_DIR}"], check=True)
