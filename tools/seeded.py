@@ -21,22 +21,24 @@ SEED_LINE = re.compile(r"^SEED = \d+(?P<comment>\s*#.*)?$", re.MULTILINE)
 DATA_LINE = re.compile(r"^DATA = [\"'][^\"']*[\"'](?P<comment>\s*#.*)?$", re.MULTILINE)
 
 
+def _set_parameter(nb: nbformat.NotebookNode, line: re.Pattern, value: str, what: str,
+                   name: str) -> nbformat.NotebookNode:
+    """``nb`` with the one ``line`` of its parameters cell set to ``value`` (its comment kept)."""
+    cells = [cell for cell in nb.cells if "parameters" in cell.metadata.get("tags", [])]
+    if len(cells) != 1 or len(line.findall(cells[0].source)) != 1:
+        raise ValueError(f"{name} needs exactly one parameters cell with one line {what}.")
+    cells[0].source = line.sub(lambda m: f"{value}{m['comment'] or ''}", cells[0].source)
+    return nb
+
+
 def with_seed(nb: nbformat.NotebookNode, seed: int, name: str = "notebook") -> nbformat.NotebookNode:
     """``nb`` with ``SEED = seed`` in its parameters cell (a ``ValueError`` if it has no such line)."""
-    cells = [cell for cell in nb.cells if "parameters" in cell.metadata.get("tags", [])]
-    if len(cells) != 1 or len(SEED_LINE.findall(cells[0].source)) != 1:
-        raise ValueError(f"{name} needs exactly one parameters cell with one line 'SEED = <int>'.")
-    cells[0].source = SEED_LINE.sub(lambda m: f"SEED = {seed}{m['comment'] or ''}", cells[0].source)
-    return nb
+    return _set_parameter(nb, SEED_LINE, f"SEED = {seed}", "'SEED = <int>'", name)
 
 
 def with_data(nb: nbformat.NotebookNode, spec: str, name: str = "notebook") -> nbformat.NotebookNode:
     """``nb`` with ``DATA = spec`` in its parameters cell (a ``ValueError`` if it has no such line)."""
-    cells = [cell for cell in nb.cells if "parameters" in cell.metadata.get("tags", [])]
-    if len(cells) != 1 or len(DATA_LINE.findall(cells[0].source)) != 1:
-        raise ValueError(f"{name} needs exactly one parameters cell with one line 'DATA = \"...\"'.")
-    cells[0].source = DATA_LINE.sub(lambda m: f"DATA = {spec!r}{m['comment'] or ''}", cells[0].source)
-    return nb
+    return _set_parameter(nb, DATA_LINE, f"DATA = {spec!r}", "'DATA = \"...\"'", name)
 
 
 def main(argv: list[str] | None = None) -> int:
