@@ -33,7 +33,7 @@ from browser import chromium, require_browser  # noqa: E402
 PROBE = (Path(__file__).parent / "deck_probe.js").read_text()
 PRESENTER_PROBE = (Path(__file__).parent / "presenter_probe.js").read_text()
 SIZES = ("1280,720", "1920,1080")
-FULL_DECKS = os.environ.get("ML4MIR_DECKS")
+FULL_DECKS = os.environ.get("ML4MIR_DECKS")  # build/slides, built from the notebooks in build/executed
 
 
 def png() -> str:
@@ -70,14 +70,15 @@ def lesson() -> nbformat.NotebookNode:
         new_markdown_cell("## The idea\n\nA metric $d$ compares two notes. More prose for the notes.\n\n"
                           "$$d(x, y) = \\|L(x - y)\\|$$\n\nAnd a last paragraph."),
         html_cell(table),
-        figure_cell(),
+        figure_cell(tags=["slide"]),
         new_markdown_cell("### A detail without a figure\n\nOnly words here."),
         new_markdown_cell("## Results\n\nThe table says it."),
         figure_cell(),
         html_cell(table, tags=["slide"]),
         figure_cell(tags=["no-slide"]),
         new_markdown_cell("### Listen\n\nPlayers."),
-        html_cell('<table><tr><td><audio controls src="data:audio/wav;base64,"></audio></td></tr></table>'),
+        html_cell('<table><tr><td><audio controls src="data:audio/wav;base64,"></audio></td></tr></table>',
+                  tags=["slide"]),
         new_markdown_cell("## Exercises\n\n**Exercise 1.** Do it."),
         figure_cell(tags=["solution"]),
         figure_cell(),
@@ -93,9 +94,9 @@ def test_a_notebook_gives_title_then_one_slide_per_section_it_teaches():
     assert title.level == 1 and "e.g. a Mahalanobis one." in title.lead and "Then" not in title.lead
     assert "learn a metric" in "".join(title.notes) and not title.visual
     assert idea.lead == "A metric $d$ compares two notes." and idea.equation == "$$d(x, y) = \\|L(x - y)\\|$$"
-    assert idea.visual.startswith("<img") and "Only words here." in "\n".join(idea.notes)  # figure before table
+    assert idea.visual.startswith("<img") and "Only words here." in "\n".join(idea.notes)  # the tagged cell's
     assert "last paragraph" in "\n".join(idea.notes)
-    assert "<table>" in results.visual  # the tagged cell wins over the figure above it
+    assert "<table>" in results.visual  # the tagged cell's, not the figure above it
     assert "<audio" in listen.visual and listen.level == 3
     assert pitfalls.lead == "- **Tuning on test.**\n- **Duplicates.**" and "Long story." in "\n".join(pitfalls.notes)
 
@@ -106,6 +107,16 @@ def test_setup_parameters_solutions_and_notebook_only_sections_stay_off_the_slid
     assert "Exercise" not in shown and "References" not in shown and "SEED" not in shown
     visuals = [slide.visual for slide in slides if slide.visual.startswith("<img")]
     assert len(visuals) == 1  # the idea's: not the no-slide, solution or exercise figures
+
+
+def test_missing_visuals_names_a_tagged_cell_that_shows_nothing_and_a_section_that_hides_its_figure():
+    assert decks.missing_visuals(lesson()) == []
+    notebook = lesson()
+    notebook.cells[7].metadata.tags = []  # the idea's figure, untagged
+    notebook.cells[14].outputs = []       # the tagged audio players, gone
+    assert decks.missing_visuals(notebook) == [
+        "'The idea' shows nothing, though cell 6 draws: tag it `slide` (or `no-slide` to keep it off)",
+        "'Listen': cell 14 is tagged `slide` but shows no figure, audio or table"]
 
 
 def test_the_lead_is_a_sentence_or_the_bold_starts_of_a_list():
@@ -151,11 +162,11 @@ def lesson_deck(tmp_path_factory) -> Path:
     notebook = lesson()
     wide = "<table><tr>" + "".join(f"<td>column {i}</td>" for i in range(40)) + "</tr></table>"
     tall = "<table>" + "".join(f"<tr><td>row {i}</td></tr>" for i in range(40)) + "</table>"
-    notebook.cells[9:9] = [new_markdown_cell("## A tall table\n\nIt is tall."), html_cell(tall),
-                           new_markdown_cell("## A wide table\n\nIt is wide."), html_cell(wide),
-                           new_markdown_cell("## Long code\n\nIt is long."),
-                           html_cell('<table><tr><td><pre style="width: 600px; white-space: pre; overflow: hidden">'
-                                     + "x = 1; " * 80 + "</pre></td></tr></table>")]
+    long_code = ('<table><tr><td><pre style="width: 600px; white-space: pre; overflow: hidden">'
+                 + "x = 1; " * 80 + "</pre></td></tr></table>")
+    notebook.cells[9:9] = [new_markdown_cell("## A tall table\n\nIt is tall."), html_cell(tall, tags=["slide"]),
+                           new_markdown_cell("## A wide table\n\nIt is wide."), html_cell(wide, tags=["slide"]),
+                           new_markdown_cell("## Long code\n\nIt is long."), html_cell(long_code, tags=["slide"])]
     (root / "executed" / "1_foundations").mkdir(parents=True)
     nbformat.write(notebook, root / "executed" / "1_foundations" / "01_lesson.ipynb")
     return build_site.build([root / "executed" / "1_foundations" / "01_lesson.ipynb"], root / "executed",
@@ -213,11 +224,28 @@ def test_every_slide_of_every_lecture_deck_fits(size, tmp_path):
     for deck in deck_paths:
         report = probe(deck, size, tmp_path / "profile")
         assert 30 <= report["total"] <= 60, (deck.name, report["total"])
+        assert report["total"] == 1 + rise_slides(deck.name.removesuffix(".slides.html")), deck.name
         assert not overflowing(report), (deck.name, overflowing(report)[:5])
         tiny = [(slide["heading"], slide["scale"]) for slide in report["slides"] if slide["scale"] < 0.5]
         assert not tiny, (deck.name, "scaled below half: show less on these slides", tiny)
         for url in build_site_fetched(deck):
             assert (deck.parent / url).resolve().is_relative_to(deck.parent.resolve()), (deck.name, url)
+
+
+@pytest.mark.skipif(not FULL_DECKS, reason="set ML4MIR_DECKS=build/slides (make test-decks)")
+def test_every_executed_notebook_shows_what_its_slide_tags_promise():
+    executed = sorted((Path(FULL_DECKS).parent / "executed").rglob("*.ipynb"))
+    assert len(executed) == len(list((ROOT / "notebooks").rglob("*.ipynb")))
+    problems = {str(path): decks.missing_visuals(nbformat.read(path, as_version=4)) for path in executed}
+    assert not {path: found for path, found in problems.items() if found}
+
+
+def rise_slides(folder: str) -> int:
+    """How many slides RISE shows of a lecture's committed notebooks (their stamped metadata)."""
+    paths = [*(ROOT / "notebooks" / folder).glob("*.ipynb"),
+             *([ROOT / "notebooks" / decks.OPENS_THE_FIRST] if folder == "1_foundations" else [])]
+    return sum(cell.metadata["slideshow"]["slide_type"] in ("slide", "subslide")
+               for path in paths for cell in nbformat.read(path, as_version=4).cells)
 
 
 def build_site_fetched(deck: Path) -> list[str]:

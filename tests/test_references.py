@@ -92,9 +92,11 @@ def test_stamp_cites_from_the_file_and_rejects_unknown_keys():
 
 def test_stamp_moves_references_into_a_cell_of_their_own():
     cells = [nbformat.v4.new_markdown_cell("## Pitfalls\n\n- One.\n\n## References\n\n- [mcfee2020tutorial]")]
+    cells = stamp.slide_plan.split_at_headings(cells)  # as stamp.stamp does: every heading starts a cell
     stamp.stamp_references(cells, "nb.ipynb")
     assert [c.source for c in cells] == ["## Pitfalls\n\n- One.",
                                          "## References\n\n" + stamp.reference_lines()["mcfee2020tutorial"]]
+    cells = stamp.slide_plan.split_at_headings(cells)
     stamp.stamp_references(cells, "nb.ipynb")
     assert len(cells) == 2, "stamping twice changes nothing"
 

@@ -208,6 +208,9 @@ def build_decks(notebooks: list[Path], source_root: Path, output_dir: Path, asse
     for folder, paths in decks.lectures(notebooks, source_root).items():
         title = decks.LECTURES[folder]
         slides = decks.lecture_slides(title, paths)
+        for path in paths:
+            for problem in decks.missing_visuals(nbformat.read(path, as_version=4)):
+                print(f"warning: {path}: {problem}", file=sys.stderr)
         target = output_dir / f"{folder}.slides.html"
         target.write_text(decks.deck_html(title, slides, Path(os.path.relpath(assets, output_dir)).as_posix()))
         print(f"{len(paths)} notebooks, {len(slides)} slides -> {target}")

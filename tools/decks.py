@@ -1,19 +1,19 @@
 """Lecture decks (``make slides``): one offline reveal.js deck per lecture, from the executed notebooks.
 
-The notebooks are the only source, so decks and notebooks cannot drift. What a slide shows follows
-from the notebook's own structure, by these rules, which cell tags override:
+The notebooks are the only source, so decks and notebooks cannot drift. Which cells make which slide
+follows ``tools/slide_plan.py``, from the notebook's source alone (the same rule RISE follows in
+JupyterLab); what a slide shows is:
 
-- each notebook opens with a title slide (its title and first sentence; the learning objectives go
-  to the speaker notes);
-- each ``##`` heading opens a slide, except those the reader works through alone
-  (:data:`NOTEBOOK_ONLY`: objectives, exercises, things to try, references); a ``###`` heading opens
-  one when its subsection has something to show, else its prose joins the current slide's notes;
-- a slide shows its heading, the lead of its prose (the first sentence, or the bold start of each
-  item of a list), the prose's first display equation, and one visual: the output of the section's
-  first code cell tagged ``slide``, else its first figure, else its first audio players, else its
-  first table. Visuals are scaled to fit the 1280x720 frame, never scrolled;
-- the section's whole prose goes to the speaker notes (``S`` opens the presenter view);
-- cells tagged ``no-slide``, and the badge, setup, parameters and solution cells, are never shown.
+- a title slide per notebook: its title and first sentence (the learning objectives go to the notes);
+- a slide per taught ``##`` section, and per ``###`` subsection with a cell tagged ``slide``: the
+  heading, the lead of its prose (the first sentence, or the bold start of each item of a list), the
+  prose's first display equation, and the first figure, audio players or table of its cell tagged
+  ``slide``, scaled to fit the 1280x720 frame, never scrolled;
+- the section's whole prose goes to the speaker notes (``S`` opens the presenter view).
+
+:func:`missing_visuals` lists, for an executed notebook, tagged cells that showed nothing and
+sections that drew in an untagged cell and show nothing (``make slides`` prints them; the deck test
+fails on them).
 
 Presenting: → and Space walk every slide in order, slide numbers show ``current/total``, and an
 audio player gives the keyboard back once clicked.
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import slide_plan
 from nbconvert.filters import markdown2html
 
 WIDTH, HEIGHT = 1280, 720
@@ -34,9 +35,6 @@ LECTURES = {"1_foundations": "Lecture 1: Foundations",
             "2_deep_metric_learning": "Lecture 2: Deep metric learning for core MIR tasks",
             "3_variations": "Lecture 3: Variations across domains and modalities"}
 OPENS_THE_FIRST = "00_welcome.ipynb"  # the welcome notebook opens lecture 1
-NOTEBOOK_ONLY = re.compile(r"^(Learning objectives|Exercises?\b|Things to try|References)", re.I)
-HIDDEN_TAGS = {"badge", "setup", "parameters", "solution", "no-slide"}
-HEADING = re.compile(r"^(#{1,3}) +(.+?)\s*$", re.M)
 DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.S)
 
 
@@ -50,31 +48,17 @@ class Slide:
     equation: str = ""                  # a display equation, $$...$$
     visual: str = ""                    # HTML of one output
     notes: list[str] = field(default_factory=list)  # markdown
-    candidates: list[tuple[int, str]] = field(default_factory=list)  # (priority, HTML)
-
-    def choose_visual(self) -> None:
-        """Keep the best visual among the section's outputs (a tagged cell's, then figure, audio, table)."""
-        if self.candidates and not self.visual and self.level > 1:
-            self.visual = min(self.candidates, key=lambda item: item[0])[1]
 
 
-def _tags(cell: nbformat.NotebookNode) -> set[str]:
-    return set(cell.get("metadata", {}).get("tags", []))
-
-
-def output_visual(output: nbformat.NotebookNode) -> tuple[int, str] | None:
-    """An output as (priority, HTML): 1 figure, 2 audio players, 3 table; ``None`` if not worth a slide."""
+def output_visual(output: nbformat.NotebookNode) -> str | None:
+    """An output's HTML if it is a figure, audio players or a table, else ``None``."""
     data = output.get("data", {})
     if "image/png" in data:
-        return 1, f'<img src="data:image/png;base64,{data["image/png"].strip()}" alt="figure">'
+        return f'<img src="data:image/png;base64,{data["image/png"].strip()}" alt="figure">'
     if "image/svg+xml" in data:
-        return 1, data["image/svg+xml"]
+        return data["image/svg+xml"]
     markup = data.get("text/html", "")
-    if "<audio" in markup:
-        return 2, markup
-    if "<table" in markup:
-        return 3, markup
-    return None
+    return markup if "<audio" in markup or "<table" in markup else None
 
 
 def lead(prose: str) -> str:
@@ -110,47 +94,63 @@ def _first_sentence(text: str) -> str:
 
 
 def notebook_slides(notebook: nbformat.NotebookNode, subtitle: str) -> list[Slide]:
-    """The slides of one executed notebook, by the module's rules; ``subtitle`` goes on its title slide."""
+    """The slides of one executed notebook (roles by ``slide_plan``); ``subtitle`` goes on its title."""
+    cells = slide_plan.split_at_headings(notebook.cells)
     slides: list[Slide] = []
-    current: Slide | None = None  # None inside a section the reader works through alone
-    for cell in notebook.cells:
-        if _tags(cell) & HIDDEN_TAGS:
-            continue
-        if cell.cell_type == "code" and current is not None:
+    for cell, role in zip(cells, slide_plan.roles(cells), strict=True):
+        found = slide_plan.heading(cell)
+        prose = cell.source.partition("\n")[2] if found else cell.source
+        if role in slide_plan.OPENS_A_SLIDE:
+            slides.append(Slide(found[1], level=slide_plan.OPENS_A_SLIDE[role]))
+            if role == "title":
+                slides[-1].lead = f"{_first_sentence(_first_paragraph(prose))}\n\n*{subtitle}*"
+                slides[-1].notes.append(prose)
+            else:
+                _add_prose(slides[-1], prose)
+        elif role == "notes" and found:
+            slides[-1].notes.append(f"**{found[1]}**\n\n{prose}")
+        elif role == "notes":
+            _add_prose(slides[-1], prose)
+        elif role == "shown":
             visuals = [visual for visual in map(output_visual, cell.get("outputs", [])) if visual]
-            if visuals:
-                priority = 0 if "slide" in _tags(cell) else visuals[0][0]
-                current.candidates.append((priority, visuals[0][1]))
-        if cell.cell_type != "markdown":
-            continue
-        pieces = HEADING.split(cell.source)  # [prose, hashes, heading, prose, hashes, heading, prose...]
-        _add_prose(current, pieces[0])
-        for hashes, heading, prose in zip(pieces[1::3], pieces[2::3], pieces[3::3], strict=True):
-            level = len(hashes)
-            if level == 1:
-                current = Slide(heading, level=1, lead=f"{_first_sentence(_first_paragraph(prose))}\n\n*{subtitle}*")
-                current.notes.append(prose)
-                slides.append(current)
-            elif NOTEBOOK_ONLY.match(heading):
-                if heading.lower().startswith("learning objectives") and slides:
-                    slides[0].notes.append(f"**{heading}**\n\n{prose}")
-                current = None if level == 2 else current
-            elif level == 2 or current is not None:
-                current = Slide(heading, level=level)
-                slides.append(current)
-                _add_prose(current, prose)
-    for slide in slides:
-        slide.choose_visual()
-    return _fold_empty_subslides(slides)
+            slides[-1].visual = visuals[0] if visuals else ""
+    return slides
+
+
+def missing_visuals(notebook: nbformat.NotebookNode) -> list[str]:
+    """What an executed notebook's slides lack: a cell tagged ``slide`` that shows no figure, audio or
+    table, or a taught (sub)section that draws one in an untagged cell and shows none."""
+    cells = slide_plan.split_at_headings(notebook.cells)
+    problems, taught = [], False
+    sections: list[tuple[str, list]] = []  # (heading, [(index, cell, role)]) of the taught sections
+    for i, (cell, role) in enumerate(zip(cells, slide_plan.roles(cells), strict=True)):
+        found = slide_plan.heading(cell)
+        if found:
+            taught = role == "slide" or (found[0] == 3 and taught)
+            if taught:
+                sections.append((found[1], []))
+        elif taught:
+            sections[-1][1].append((i, cell, role))
+    for title, members in sections:
+        draws = {i: any(map(output_visual, cell.get("outputs", []))) for i, cell, role in members
+                 if cell.cell_type == "code" and not slide_plan.tags(cell) & slide_plan.HIDDEN_TAGS}
+        shown = [i for i, _, role in members if role == "shown"]
+        problems += [f"'{title}': cell {i} is tagged `slide` but shows no figure, audio or table"
+                     for i in shown if not draws[i]]
+        drawn = [i for i, visual in draws.items() if visual]
+        if drawn and not shown:
+            problems.append(f"'{title}' shows nothing, though cell {drawn[0]} draws: tag it `slide` "
+                            "(or `no-slide` to keep it off)")
+    return problems
 
 
 def _first_paragraph(prose: str) -> str:
     return prose.strip().split("\n\n")[0].replace("\n", " ")
 
 
-def _add_prose(slide: Slide | None, prose: str) -> None:
+def _add_prose(slide: Slide, prose: str) -> None:
     """Prose of a slide's section: all of it to the notes, its lead and first equation on the slide."""
-    if slide is None or not prose.strip():
+    if not prose.strip():
         return
     slide.notes.append(prose)
     if slide.level > 1:
@@ -158,17 +158,6 @@ def _add_prose(slide: Slide | None, prose: str) -> None:
         if not slide.equation:
             match = DISPLAY_MATH.search(prose)
             slide.equation = match.group(0) if match else ""
-
-
-def _fold_empty_subslides(slides: list[Slide]) -> list[Slide]:
-    """A ``###`` slide with nothing to show joins the notes of the slide before it."""
-    kept: list[Slide] = []
-    for slide in slides:
-        if slide.level == 3 and not slide.visual and kept:
-            kept[-1].notes.append(f"**{slide.heading}**\n\n" + "\n\n".join(slide.notes))
-        else:
-            kept.append(slide)
-    return kept
 
 
 def render_slide(slide: Slide) -> str:

@@ -5,12 +5,13 @@ Every notebook gets, from this one script:
 - a first markdown cell (tagged ``badge``) with the Open-in-Colab badge for its own path;
 - the common setup cell (tagged ``setup``), identical everywhere;
 - no outputs and no execution counts (outputs are never committed);
-- slide metadata for RISE (presenting a notebook from JupyterLab; the lecture decks of ``make slides``
-  follow their own rules, in ``tools/decks.py``): ``#``/``##`` headings open a slide, ``###`` headings a
-  sub-slide, the badge, setup, parameters and solution cells are skipped, and other cells keep the
-  type their author gave them (``-``, ``fragment`` or ``notes``), by default a fragment for code;
-- the ``## References`` section, which ends the notebook, in a markdown cell of its own (split off
-  the cell it shared with other text), each of its ``- [key] ...`` lines rewritten to the line of
+- every heading at the start of a markdown cell of its own (a cell that holds one further down is
+  split there);
+- slide metadata for RISE (presenting a notebook from JupyterLab), by the rule the lecture decks of
+  ``make slides`` follow (``tools/slide_plan.py``), so both show the same slides: headings that open
+  a slide are ``slide``/``subslide``, a code cell tagged ``slide`` is shown (``-``), other prose is
+  ``notes``, everything else ``skip``;
+- the ``## References`` section, which ends the notebook, each of its ``- [key] ...`` lines rewritten to the line of
   ``REFERENCES.md`` with that key: the notebooks cite from that one file and never drift from it
   (``- [key]`` alone is enough; an unknown key is an error).
 
@@ -36,6 +37,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import slide_plan  # noqa: E402
 
 from utils.course import BRANCH, REPOSITORY  # noqa: E402
 
@@ -103,23 +106,6 @@ def _put(cells: list, tag: str, cell, position: int) -> None:
     cells.insert(position, cell)
 
 
-SKIPPED_IN_SLIDES = ("badge", "setup", "parameters", "solution")
-AUTHOR_SLIDE_TYPES = ("-", "fragment", "notes")
-
-
-def slide_type(cell: dict) -> str:
-    """The slide type of a cell: forced for tagged cells and headings, else the author's or a default."""
-    if any(_tagged(cell, tag) for tag in SKIPPED_IN_SLIDES):
-        return "skip"
-    heading = re.match(r"(#{1,3}) ", cell.source) if cell.cell_type == "markdown" else None
-    if heading:
-        return "subslide" if len(heading.group(1)) == 3 else "slide"
-    chosen = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
-    if chosen in AUTHOR_SLIDE_TYPES:
-        return chosen
-    return "fragment" if cell.cell_type == "code" else "-"
-
-
 REFERENCES_HEADING = re.compile(r"^## References[ \t]*$", flags=re.M)
 CITATION = re.compile(r"^- \[([^\]\s]+)\](?=\s|$)")
 
@@ -152,21 +138,8 @@ def cite(section: str, references: dict[str, str], notebook: str) -> str:
     return "\n".join(lines)
 
 
-def _split_references(cells: list) -> None:
-    """Move a ``## References`` section that shares a markdown cell into a cell of its own, after it."""
-    for i, cell in enumerate(cells):
-        heading = REFERENCES_HEADING.search(cell.source) if cell.cell_type == "markdown" else None
-        if heading and heading.start() > 0:
-            references = nbformat.v4.new_markdown_cell(cell.source[heading.start():])
-            references.id = f"{cell.id}-references"
-            cell.source = cell.source[:heading.start()].rstrip()
-            cells.insert(i + 1, references)
-            return
-
-
 def stamp_references(cells: list, notebook: str) -> None:
-    """Give the References section a cell of its own and cite its entries from REFERENCES.md."""
-    _split_references(cells)
+    """Cite the References section's entries from REFERENCES.md."""
     references = reference_lines()
     for cell in cells:
         if cell.cell_type == "markdown" and REFERENCES_HEADING.match(cell.source):
@@ -179,9 +152,10 @@ def stamp(notebook: Path) -> str:
     _put(nb.cells, "badge", nbformat.v4.new_markdown_cell(badge_markdown(notebook)), 0)
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     _put(nb.cells, "setup", nbformat.v4.new_code_cell(SETUP_SOURCE), first_code)
+    nb.cells = slide_plan.split_at_headings(nb.cells)
     stamp_references(nb.cells, notebook.resolve().relative_to(ROOT).as_posix())
-    for cell in nb.cells:
-        cell.metadata["slideshow"] = {"slide_type": slide_type(cell)}
+    for cell, slide_type in zip(nb.cells, slide_plan.rise_slide_types(nb.cells), strict=True):
+        cell.metadata["slideshow"] = {"slide_type": slide_type}
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

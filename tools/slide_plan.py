@@ -1,0 +1,119 @@
+"""What each notebook cell is on the slides, decided from the notebook's source alone.
+
+One rule, which the lecture decks follow (``tools/decks.py``, ``make slides``) and ``tools/stamp.py``
+writes into the ``slideshow`` metadata that RISE reads, so a deck and a JupyterLab slideshow of the
+same notebooks show the same slides in the same order:
+
+- every heading starts a markdown cell (``split_at_headings``; the stamp splits cells so);
+- ``#`` opens the notebook's title slide; the learning objectives go to its speaker notes;
+- ``##`` opens a slide, except the sections the reader works through alone (:data:`NOTEBOOK_ONLY`:
+  learning objectives, exercises, things to try, references), which stay off the slides;
+- a code cell tagged ``slide`` shows its output on its section's slide (one such cell a slide);
+- ``###`` opens a slide when its subsection has a cell tagged ``slide``, else its prose joins the
+  speaker notes of the slide before it;
+- other prose is speaker notes; other code cells, and cells tagged ``no-slide``, ``badge``,
+  ``setup``, ``parameters`` or ``solution``, are not shown (run the notebook before presenting it).
+
+Roles of a cell: ``title``, ``slide``, ``subslide`` (it opens a slide: its heading, and its prose
+shortened), ``shown`` (its output is the slide's visual), ``notes`` and ``skip``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+
+NOTEBOOK_ONLY = re.compile(r"^(Learning objectives|Exercises?\b|Things to try|References)", re.I)
+OBJECTIVES = re.compile(r"^Learning objectives", re.I)
+HIDDEN_TAGS = frozenset({"badge", "setup", "parameters", "solution", "no-slide"})
+HEADING = re.compile(r"^(#{1,3}) +(.+?)\s*$", re.M)
+OPENS_A_SLIDE = {"title": 1, "slide": 2, "subslide": 3}  # role -> heading level
+RISE_SLIDE_TYPE = {"title": "slide", "slide": "slide", "subslide": "subslide", "shown": "-",
+                   "notes": "notes", "skip": "skip"}
+
+
+def tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def heading(cell: dict) -> tuple[int, str] | None:
+    """``(level, text)`` of the heading a markdown cell starts with, else ``None``."""
+    match = HEADING.match(cell.source) if cell.cell_type == "markdown" else None
+    return (len(match.group(1)), match.group(2)) if match else None
+
+
+def split_at_headings(cells: list) -> list:
+    """The cells with every markdown cell cut before each heading it holds past its start; the
+    first piece keeps the cell's id, the others get ``<id>-<n>``."""
+    result = []
+    for cell in cells:
+        starts = [m.start() for m in HEADING.finditer(cell.source)] if cell.cell_type == "markdown" else []
+        bounds = sorted({0, *starts})
+        if len(bounds) == 1:
+            result.append(cell)
+            continue
+        for n, (start, end) in enumerate(zip(bounds, [*bounds[1:], len(cell.source)], strict=True)):
+            piece = nbformat.from_dict(dict(cell)) if n == 0 else nbformat.v4.new_markdown_cell()
+            piece.source = cell.source[start:end].strip("\n")
+            if n:
+                piece.id = f"{cell.get('id', 'cell')}-{n}"[:64]
+            result.append(piece)
+    return result
+
+
+def roles(cells: list) -> list[str]:
+    """The role of every cell (cells split at headings). Raises ``ValueError``, naming the cell, for a
+    ``slide`` tag the rule cannot honour (off any slide, or a second on one slide)."""
+    result, section, shown = [], "before", False
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and HEADING.search(cell.source, 1):
+            raise ValueError(f"cell {i} holds a heading past its start: split the cells (split_at_headings).")
+        role, section = _role(cells, i, section)
+        if role in OPENS_A_SLIDE:
+            shown = False
+        elif role == "shown":
+            if shown:
+                raise ValueError(f"cell {i} is a second cell tagged `slide` on one slide: untag one of them.")
+            shown = True
+        elif "slide" in tags(cell) and not tags(cell) & HIDDEN_TAGS:
+            raise ValueError(f"cell {i} is tagged `slide` but its section is not on the slides: untag it.")
+        result.append(role)
+    return result
+
+
+def _role(cells: list, i: int, section: str) -> tuple[str, str]:
+    """The role of cell ``i`` and the section that follows it: before, title, taught or alone."""
+    cell = cells[i]
+    if tags(cell) & HIDDEN_TAGS:
+        return "skip", section
+    found = heading(cell)
+    if found is None:
+        if cell.cell_type == "code":
+            return ("shown" if "slide" in tags(cell) and section == "taught" else "skip"), section
+        return ("notes" if section in ("title", "taught") else "skip"), section
+    level, text = found
+    if level == 1:
+        return "title", "title"
+    if level == 2 and OBJECTIVES.match(text) and section == "title":
+        return "notes", "title"
+    if level == 2:
+        return ("skip", "alone") if NOTEBOOK_ONLY.match(text) else ("slide", "taught")
+    if section != "taught":
+        return ("notes" if section == "title" else "skip"), section
+    return ("subslide" if _shows_something(cells, i) else "notes"), section
+
+
+def _shows_something(cells: list, start: int) -> bool:
+    """Whether the subsection opened at ``cells[start]`` has a code cell tagged ``slide``."""
+    for cell in cells[start + 1:]:
+        if heading(cell):
+            return False
+        if cell.cell_type == "code" and "slide" in tags(cell) and not tags(cell) & HIDDEN_TAGS:
+            return True
+    return False
+
+
+def rise_slide_types(cells: list) -> list[str]:
+    """The ``slideshow.slide_type`` RISE reads, for every cell (cells split at headings)."""
+    return [RISE_SLIDE_TYPE[role] for role in roles(cells)]
