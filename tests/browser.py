@@ -37,11 +37,14 @@ def require_browser() -> None:
         (pytest.fail if REQUIRED else pytest.skip)(missing)
 
 
-def chromium(url: str, *options: str, profile: Path, size: str = "1280,900", budget_ms: int = 20000) -> str:
-    """Load ``url`` in headless Chromium with every host name unresolvable; return what it printed."""
+def chromium(url: str, *options: str, profile: Path, size: str = "1280,900", budget_ms: int = 20000,
+             local_server: bool = False) -> str:
+    """Load ``url`` in headless Chromium with every host name unresolvable (but ``127.0.0.1`` with
+    ``local_server``); return what it printed."""
+    hosts = "MAP * ~NOTFOUND" + (", EXCLUDE 127.0.0.1" if local_server else "")
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", "--host-resolver-rules=MAP * ~NOTFOUND",
+               f"--user-data-dir={profile}", f"--host-resolver-rules={hosts}",
                f"--virtual-time-budget={budget_ms}", f"--window-size={size}", *options, url]
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
 
