@@ -119,6 +119,20 @@ def test_missing_visuals_names_a_tagged_cell_that_shows_nothing_and_a_section_th
         "'Listen': cell 14 is tagged `slide` but shows no figure, audio or table"]
 
 
+def test_a_slide_code_cell_shows_its_first_lines_and_what_it_printed():
+    cell = new_code_cell("def f(x):\n    return 2 * x\n\n\nprint(f(2))", metadata={"tags": ["slide-code"]})
+    cell.outputs = [new_output("stream", name="stdout", text="4\n")]
+    shown = decks.shown_html(cell)
+    assert shown.startswith('<pre class="deck-code">') and "return" in shown and "print" not in shown
+    assert shown.endswith('<pre class="deck-output">4</pre>')
+    cell.outputs.append(figure_cell().outputs[0])
+    assert decks.shown_html(cell).endswith('alt="figure">')  # a figure rather than the text
+    notebook = lesson()
+    notebook.cells[7] = cell
+    cell.outputs = []
+    assert decks.missing_visuals(notebook) == []  # code alone is something to show
+
+
 def test_the_lead_is_a_sentence_or_the_bold_starts_of_a_list():
     assert decks.lead("Two sentences, i.e. more. Second one.") == "Two sentences, i.e. more."
     assert decks.lead("Maths $a. b$ stays whole. Next.") == "Maths $a. b$ stays whole."

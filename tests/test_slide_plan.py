@@ -35,7 +35,7 @@ def outline() -> list[nbformat.NotebookNode]:
         new_markdown_cell("### A detail\n\nNo figure tagged here."),
         code(),
         new_markdown_cell("### A figure\n\nTagged below."),
-        code(tags=["slide"]),
+        code(tags=["slide-code"]),
         new_markdown_cell("## Exercises\n\nDo it.\n\n### Exercise 1\n\nThis one."),
         code(tags=["solution"]),
         new_markdown_cell("## Pitfalls\n\n- **One.**"),
@@ -57,7 +57,7 @@ def test_each_cell_has_the_role_the_rule_gives_it():
         "skip", "title", "notes", "skip", "skip",            # badge, title, objectives, parameters, code
         "slide", "skip", "notes", "shown",                   # ## The idea: only the tagged cell shows
         "notes", "skip",                                     # ### without a tagged cell: its prose is notes
-        "subslide", "shown",                                 # ### with one opens a slide
+        "subslide", "shown",                                 # ### with one (here slide-code) opens a slide
         "skip", "skip", "skip",                              # exercises and a solution
         "slide"]
     assert slide_plan.rise_slide_types(cells)[:6] == ["skip", "slide", "notes", "skip", "skip", "slide"]

@@ -8,7 +8,8 @@ JupyterLab); what a slide shows is:
 - a slide per taught ``##`` section, and per ``###`` subsection with a cell tagged ``slide``: the
   heading, the lead of its prose (the first sentence, or the bold start of each item of a list), the
   prose's first display equation, and the first figure, audio players or table of its cell tagged
-  ``slide``, scaled to fit the 1280x720 frame, never scrolled;
+  ``slide`` (with ``slide-code``: the cell's code up to its first blank line, then that output or
+  what it printed), scaled to fit the 1280x720 frame, never scrolled;
 - the section's whole prose goes to the speaker notes (``S`` opens the presenter view).
 
 :func:`missing_visuals` lists, for an executed notebook, tagged cells that showed nothing and
@@ -29,6 +30,9 @@ from pathlib import Path
 import nbformat
 import slide_plan
 from nbconvert.filters import markdown2html
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
 
 WIDTH, HEIGHT = 1280, 720
 LECTURES = {"1_foundations": "Lecture 1: Foundations",
@@ -112,9 +116,22 @@ def notebook_slides(notebook: nbformat.NotebookNode, subtitle: str) -> list[Slid
         elif role == "notes":
             _add_prose(slides[-1], prose)
         elif role == "shown":
-            visuals = [visual for visual in map(output_visual, cell.get("outputs", [])) if visual]
-            slides[-1].visual = visuals[0] if visuals else ""
+            slides[-1].visual = shown_html(cell)
     return slides
+
+
+def shown_html(cell: nbformat.NotebookNode) -> str:
+    """What a shown cell puts on its slide: its first figure, audio players or table; with the tag
+    ``slide-code``, its code up to the first blank line, then that output or else its printed text."""
+    visuals = [visual for visual in map(output_visual, cell.get("outputs", [])) if visual]
+    if "slide-code" not in slide_plan.tags(cell):
+        return visuals[0] if visuals else ""
+    code = highlight(cell.source.strip().split("\n\n")[0], PythonLexer(), HtmlFormatter(noclasses=True, nowrap=True))
+    printed = "".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")
+                      for output in cell.get("outputs", []))
+    shown = visuals[0] if visuals else (
+        f'<pre class="deck-output">{html.escape(printed.strip())}</pre>' if printed.strip() else "")
+    return f'<pre class="deck-code">{code}</pre>{shown}'
 
 
 def missing_visuals(notebook: nbformat.NotebookNode) -> list[str]:
@@ -136,7 +153,7 @@ def missing_visuals(notebook: nbformat.NotebookNode) -> list[str]:
                  if cell.cell_type == "code" and not slide_plan.tags(cell) & slide_plan.HIDDEN_TAGS}
         shown = [i for i, _, role in members if role == "shown"]
         problems += [f"'{title}': cell {i} is tagged `slide` but shows no figure, audio or table"
-                     for i in shown if not draws[i]]
+                     for i in shown if not draws[i] and "slide-code" not in slide_plan.tags(cells[i])]
         drawn = [i for i, visual in draws.items() if visual]
         if drawn and not shown:
             problems.append(f"'{title}' shows nothing, though cell {drawn[0]} draws: tag it `slide` "
@@ -241,6 +258,9 @@ DECK_TEMPLATE = """<!DOCTYPE html>
   .deck-visual audio {{ height: 32px; width: 220px; }}
   .deck-visual pre {{ font-size: 0.8em; white-space: pre-wrap !important; overflow: visible !important;
                      width: auto !important; }}  /* a long line wraps, never cut */
+  .deck-visual pre.deck-code, .deck-visual pre.deck-output {{ display: block; text-align: left; font-size: 1.1em;
+                     margin: 0.3em 0; padding: 0.4em 0.6em; background: #f6f8fa; box-shadow: none; }}
+  .deck-visual pre.deck-output {{ background: none; border-left: 3px solid #ccc; }}
 </style>
 <script type="text/x-mathjax-config">
   MathJax.Hub.Config({{tex2jax: {{inlineMath: [["$", "$"]], displayMath: [["$$", "$$"]], processEscapes: true,

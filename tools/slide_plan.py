@@ -8,9 +8,10 @@ same notebooks show the same slides in the same order:
 - ``#`` opens the notebook's title slide; the learning objectives go to its speaker notes;
 - ``##`` opens a slide, except the sections the reader works through alone (:data:`NOTEBOOK_ONLY`:
   learning objectives, exercises, things to try, references), which stay off the slides;
-- a code cell tagged ``slide`` shows its output on its section's slide (one such cell a slide);
-- ``###`` opens a slide when its subsection has a cell tagged ``slide``, else its prose joins the
-  speaker notes of the slide before it;
+- a code cell tagged ``slide`` shows its output on its section's slide, one tagged ``slide-code``
+  its code (up to its first blank line) and its output; one such cell a slide;
+- ``###`` opens a slide when its subsection has such a cell, else its prose joins the speaker notes
+  of the slide before it;
 - other prose is speaker notes; other code cells, and cells tagged ``no-slide``, ``badge``,
   ``setup``, ``parameters`` or ``solution``, are not shown (run the notebook before presenting it).
 
@@ -27,6 +28,7 @@ import nbformat
 NOTEBOOK_ONLY = re.compile(r"^(Learning objectives|Exercises?\b|Things to try|References)", re.I)
 OBJECTIVES = re.compile(r"^Learning objectives", re.I)
 HIDDEN_TAGS = frozenset({"badge", "setup", "parameters", "solution", "no-slide"})
+SHOWN_TAGS = frozenset({"slide", "slide-code"})  # its output; its code's first lines and its output
 HEADING = re.compile(r"^(#{1,3}) +(.+?)\s*$", re.M)
 OPENS_A_SLIDE = {"title": 1, "slide": 2, "subslide": 3}  # role -> heading level
 RISE_SLIDE_TYPE = {"title": "slide", "slide": "slide", "subslide": "subslide", "shown": "-",
@@ -74,10 +76,10 @@ def roles(cells: list) -> list[str]:
             shown = False
         elif role == "shown":
             if shown:
-                raise ValueError(f"cell {i} is a second cell tagged `slide` on one slide: untag one of them.")
+                raise ValueError(f"cell {i} is a second cell tagged `slide` or `slide-code` on one slide: untag one of them.")
             shown = True
-        elif "slide" in tags(cell) and not tags(cell) & HIDDEN_TAGS:
-            raise ValueError(f"cell {i} is tagged `slide` but its section is not on the slides: untag it.")
+        elif tags(cell) & SHOWN_TAGS and not tags(cell) & HIDDEN_TAGS:
+            raise ValueError(f"cell {i} is tagged `slide` or `slide-code` but its section is not on the slides: untag it.")
         result.append(role)
     return result
 
@@ -90,7 +92,7 @@ def _role(cells: list, i: int, section: str) -> tuple[str, str]:
     found = heading(cell)
     if found is None:
         if cell.cell_type == "code":
-            return ("shown" if "slide" in tags(cell) and section == "taught" else "skip"), section
+            return ("shown" if tags(cell) & SHOWN_TAGS and section == "taught" else "skip"), section
         return ("notes" if section in ("title", "taught") else "skip"), section
     level, text = found
     if level == 1:
@@ -105,11 +107,11 @@ def _role(cells: list, i: int, section: str) -> tuple[str, str]:
 
 
 def _shows_something(cells: list, start: int) -> bool:
-    """Whether the subsection opened at ``cells[start]`` has a code cell tagged ``slide``."""
+    """Whether the subsection opened at ``cells[start]`` has a code cell tagged to be shown."""
     for cell in cells[start + 1:]:
         if heading(cell):
             return False
-        if cell.cell_type == "code" and "slide" in tags(cell) and not tags(cell) & HIDDEN_TAGS:
+        if cell.cell_type == "code" and tags(cell) & SHOWN_TAGS and not tags(cell) & HIDDEN_TAGS:
             return True
     return False
 
