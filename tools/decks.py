@@ -126,7 +126,8 @@ def shown_html(cell: nbformat.NotebookNode) -> str:
     visuals = [visual for visual in map(output_visual, cell.get("outputs", [])) if visual]
     if "slide-code" not in slide_plan.tags(cell):
         return visuals[0] if visuals else ""
-    code = highlight(cell.source.strip().split("\n\n")[0], PythonLexer(), HtmlFormatter(noclasses=True, nowrap=True))
+    first_lines = cell.source.strip().split("\n\n")[0]
+    code = highlight(first_lines, PythonLexer(), HtmlFormatter(noclasses=True, nowrap=True))
     printed = "".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")
                       for output in cell.get("outputs", []))
     shown = visuals[0] if visuals else (

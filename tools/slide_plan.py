@@ -66,7 +66,7 @@ def split_at_headings(cells: list) -> list:
 
 def roles(cells: list) -> list[str]:
     """The role of every cell (cells split at headings). Raises ``ValueError``, naming the cell, for a
-    ``slide`` tag the rule cannot honour (off any slide, or a second on one slide)."""
+    ``slide``/``slide-code`` tag the rule cannot honour (off any slide, or a second on one slide)."""
     result, section, shown = [], "before", False
     for i, cell in enumerate(cells):
         if cell.cell_type == "markdown" and HEADING.search(cell.source, 1):
@@ -76,10 +76,12 @@ def roles(cells: list) -> list[str]:
             shown = False
         elif role == "shown":
             if shown:
-                raise ValueError(f"cell {i} is a second cell tagged `slide` or `slide-code` on one slide: untag one of them.")
+                raise ValueError(f"cell {i} is a second cell tagged `slide` or `slide-code` on one slide: "
+                                 "untag one of them.")
             shown = True
         elif tags(cell) & SHOWN_TAGS and not tags(cell) & HIDDEN_TAGS:
-            raise ValueError(f"cell {i} is tagged `slide` or `slide-code` but its section is not on the slides: untag it.")
+            raise ValueError(f"cell {i} is tagged `slide` or `slide-code` but its section is not on the "
+                             "slides: untag it.")
         result.append(role)
     return result
 
