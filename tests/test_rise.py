@@ -8,6 +8,7 @@ its slides (skipped cells and speaker notes aside) must be the headings of the d
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -119,3 +120,5 @@ def test_rise_presents_the_slides_of_the_deck(rise_server, name, tmp_path):
     notebook = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     assert shown == [slide.heading for slide in decks.notebook_slides(notebook, "")]
     assert "reveal-skip" in dom and 'class="notes"' in dom  # the skipped cells hidden, the notes aside
+    remote = re.findall(r"""@import url\(['"]?(?:https?:)?//[^)]*|<link[^>]*href="(?:https?:)?//(?!127\.0\.0\.1)[^"]*""", dom)
+    assert not remote, remote  # no web font or style from elsewhere (the default theme imports two)

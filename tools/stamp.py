@@ -10,7 +10,8 @@ Every notebook gets, from this one script:
 - slide metadata for RISE (presenting a notebook from JupyterLab), by the rule the lecture decks of
   ``make slides`` follow (``tools/slide_plan.py``), so both show the same slides: headings that open
   a slide are ``slide``/``subslide``, a code cell tagged ``slide`` is shown (``-``), other prose is
-  ``notes``, everything else ``skip``;
+  ``notes``, everything else ``skip``; and RISE's settings (:data:`RISE_SETTINGS`: a theme that
+  loads no web font, slide numbers, a scroll bar for a slide longer than the screen);
 - the ``## References`` section, which ends the notebook, each of its ``- [key] ...`` lines rewritten to the line of
   ``REFERENCES.md`` with that key: the notebooks cite from that one file and never drift from it
   (``- [key]`` alone is enough; an unknown key is an error).
@@ -106,6 +107,9 @@ def _put(cells: list, tag: str, cell, position: int) -> None:
     cells.insert(position, cell)
 
 
+# RISE's default theme ("simple") imports two web fonts from a font CDN; "white" uses the fonts it ships.
+RISE_SETTINGS = {"theme": "white", "slideNumber": "c/t", "scroll": True}
+
 REFERENCES_HEADING = re.compile(r"^## References[ \t]*$", flags=re.M)
 CITATION = re.compile(r"^- \[([^\]\s]+)\](?=\s|$)")
 
@@ -161,6 +165,7 @@ def stamp(notebook: Path) -> str:
             cell.execution_count = None
         cell.metadata.pop("execution", None)
     nb.metadata.pop("jupytext", None)
+    nb.metadata["rise"] = RISE_SETTINGS
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     return nbformat.writes(nb) + "\n"
