@@ -158,6 +158,16 @@ def test_csv_columns_beyond_the_labels_become_attributes(music, tmp_path):
         data.load_audio_folder(music, cache_dir=tmp_path / "cache", labels_csv=pd.DataFrame(rows))
 
 
+def test_a_pitch_column_of_note_names_becomes_midi_numbers(music, tmp_path):
+    rows = [{"path": f"{label}/take{i}.{suffix}", "label": label, "pitch": ["A2", "C#4", "Bb3", "108"][i]}
+            for label in TONES for i, (suffix, _) in enumerate(FORMATS)]
+    folder = data.load_audio_folder(music, cache_dir=tmp_path / "cache", labels_csv=pd.DataFrame(rows))
+    assert folder.meta.pitch.dtype == np.int64 and folder.meta.pitch.tolist()[:4] == [45, 61, 58, 108]
+    rows[5]["pitch"] = "middle C"
+    with pytest.raises(data.AudioFolderError, match="'middle C', neither a MIDI note number nor a note name"):
+        data.load_audio_folder(music, cache_dir=tmp_path / "cache", labels_csv=pd.DataFrame(rows))
+
+
 def test_data_strings_name_a_source(music, tmp_path):
     folder = data.load_data(f"folder:{music}", cache_dir=tmp_path / "cache")
     assert isinstance(folder, data.AudioFolder) and folder.label == "label" and set(folder.meta.label) == set(TONES)

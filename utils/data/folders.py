@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import librosa
 import numpy as np
 import pandas as pd
 
@@ -173,6 +174,21 @@ def _numbers_if_all_are(values: pd.Series) -> pd.Series:
     return numbers.astype(np.int64) if (numbers == numbers.round()).all() else numbers
 
 
+def _midi_numbers(pitches: pd.Series) -> pd.Series:
+    """A ``pitch`` column as MIDI note numbers: numbers stay, note names ("C4", "F#3", "Bb2") become numbers."""
+    if pd.api.types.is_numeric_dtype(pitches):
+        return pitches
+    numbers = []
+    for pitch in pitches:
+        try:
+            numbers.append(int(pitch) if str(pitch).isdigit() else librosa.note_to_midi(pitch))
+        except librosa.util.exceptions.ParameterError:
+            raise AudioFolderError(f"the pitch column holds {pitch!r}, neither a MIDI note number nor a note "
+                                   "name like 'C4' or 'F#3': fix it, or rename the column (a `pitch` is read "
+                                   "as a pitch).") from None
+    return pd.Series(numbers, index=pitches.index, dtype=np.int64)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -242,6 +258,8 @@ def _build(root: Path, entries: list[_Entry], params: dict[str, Any], staging: P
     meta = pd.DataFrame(rows)
     for column, _ in entries[0].attributes:
         meta[column] = _numbers_if_all_are(meta[column])
+    if "pitch" in meta:
+        meta["pitch"] = _midi_numbers(meta["pitch"])
     if (meta["split"] == "").any():
         by_label = class_disjoint_split(meta["label"].to_numpy())
         meta["split"] = [split or by_label[label] for split, label in zip(meta["split"], meta["label"], strict=True)]
