@@ -46,8 +46,8 @@ def heading(cell: dict) -> tuple[int, str] | None:
 
 
 def split_at_headings(cells: list) -> list:
-    """The cells with every markdown cell cut before each heading it holds past its start; the
-    first piece keeps the cell's id, the others get ``<id>-<n>``."""
+    """The cells with every markdown cell cut before each heading it holds past its start; every
+    piece keeps the cell's metadata, the first its id, the others get ``<id>-<n>``."""
     result = []
     for cell in cells:
         starts = [m.start() for m in HEADING.finditer(cell.source)] if cell.cell_type == "markdown" else []
@@ -56,7 +56,7 @@ def split_at_headings(cells: list) -> list:
             result.append(cell)
             continue
         for n, (start, end) in enumerate(zip(bounds, [*bounds[1:], len(cell.source)], strict=True)):
-            piece = nbformat.from_dict(dict(cell)) if n == 0 else nbformat.v4.new_markdown_cell()
+            piece = nbformat.from_dict(dict(cell))  # a copy: tags (a solution's, say) hold for every piece
             piece.source = cell.source[start:end].strip("\n")
             if n:
                 piece.id = f"{cell.get('id', 'cell')}-{n}"[:64]
