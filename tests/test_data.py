@@ -392,7 +392,7 @@ print(len(notes), float(np.abs(logmel).sum()))
 
 
 def _last_line(stdout: str) -> str:
-    """The script's own result: pyfluidsynth prints where it found the library when ``CI`` is set."""
+    """The script's own result, its last line (a library may print before it)."""
     return stdout.strip().splitlines()[-1]
 
 

@@ -9,8 +9,10 @@ piece (chorales), so each clip depends only on the build parameters, never on th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -86,7 +88,8 @@ then, outside conda:  pip install pyfluidsynth"""
 def import_fluidsynth():
     """Import pyfluidsynth, or raise ImportError saying how to install FluidSynth."""
     try:
-        import fluidsynth
+        with contextlib.redirect_stdout(io.StringIO()):  # where CI is set, it prints where it found the library
+            import fluidsynth
     except (ImportError, OSError) as error:
         raise ImportError(FLUIDSYNTH_HELP.format(error=error)) from error
     return fluidsynth
