@@ -116,10 +116,10 @@ def test_missing_visuals_names_a_tagged_cell_that_shows_nothing_and_a_section_th
     notebook.cells[14].outputs = []       # the tagged audio players, gone
     assert decks.missing_visuals(notebook) == [
         "'The idea' shows nothing, though cell 6 draws: tag it `slide` (or `no-slide` to keep it off)",
-        "'Listen': cell 14 is tagged `slide` but shows no figure, audio or table"]
+        "'Listen': cell 14 is tagged `slide` but shows nothing (no figure, audio, table or text)"]
 
 
-def test_a_slide_code_cell_shows_its_first_lines_and_what_it_printed():
+def test_a_slide_code_cell_shows_its_first_lines_and_a_slide_cell_what_it_printed():
     cell = new_code_cell("def f(x):\n    return 2 * x\n\n\nprint(f(2))", metadata={"tags": ["slide-code"]})
     cell.outputs = [new_output("stream", name="stdout", text="4\n")]
     shown = decks.shown_html(cell)
@@ -127,9 +127,12 @@ def test_a_slide_code_cell_shows_its_first_lines_and_what_it_printed():
     assert shown.endswith('<pre class="deck-output">4</pre>')
     cell.outputs.append(figure_cell().outputs[0])
     assert decks.shown_html(cell).endswith('alt="figure">')  # a figure rather than the text
+    cell.outputs = [new_output("stream", name="stderr", text="50%|#####"), new_output("stream", text="4\n")]
+    cell.metadata.tags = ["slide"]
+    assert decks.shown_html(cell) == '<pre class="deck-output">4</pre>'  # printed text, not a progress bar
     notebook = lesson()
     notebook.cells[7] = cell
-    cell.outputs = []
+    cell.outputs, cell.metadata.tags = [], ["slide-code"]
     assert decks.missing_visuals(notebook) == []  # code alone is something to show
 
 

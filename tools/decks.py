@@ -8,8 +8,8 @@ JupyterLab); what a slide shows is:
 - a slide per taught ``##`` section, and per ``###`` subsection with a cell tagged ``slide``: the
   heading, the lead of its prose (the first sentence, or the bold start of each item of a list), the
   prose's first display equation, and the first figure, audio players or table of its cell tagged
-  ``slide`` (with ``slide-code``: the cell's code up to its first blank line, then that output or
-  what it printed), scaled to fit the 1280x720 frame, never scrolled;
+  ``slide``, else what that cell printed (with ``slide-code``: the cell's code up to its first blank
+  line above it), scaled to fit the 1280x720 frame, never scrolled;
 - the section's whole prose goes to the speaker notes (``S`` opens the presenter view).
 
 :func:`missing_visuals` lists, for an executed notebook, tagged cells that showed nothing and
@@ -121,23 +121,32 @@ def notebook_slides(notebook: nbformat.NotebookNode, subtitle: str) -> list[Slid
 
 
 def shown_html(cell: nbformat.NotebookNode) -> str:
-    """What a shown cell puts on its slide: its first figure, audio players or table; with the tag
-    ``slide-code``, its code up to the first blank line, then that output or else its printed text."""
+    """What a shown cell puts on its slide: its first figure, audio players or table, else what it printed;
+    with the tag ``slide-code``, its code up to the first blank line above that."""
     visuals = [visual for visual in map(output_visual, cell.get("outputs", [])) if visual]
+    text = printed(cell)
+    shown = visuals[0] if visuals else (f'<pre class="deck-output">{html.escape(text)}</pre>' if text else "")
     if "slide-code" not in slide_plan.tags(cell):
-        return visuals[0] if visuals else ""
+        return shown
     first_lines = cell.source.strip().split("\n\n")[0]
     code = highlight(first_lines, PythonLexer(), HtmlFormatter(noclasses=True, nowrap=True))
-    printed = "".join(output.get("text", "") or output.get("data", {}).get("text/plain", "")
-                      for output in cell.get("outputs", []))
-    shown = visuals[0] if visuals else (
-        f'<pre class="deck-output">{html.escape(printed.strip())}</pre>' if printed.strip() else "")
     return f'<pre class="deck-code">{code}</pre>{shown}'
 
 
+def printed(cell: nbformat.NotebookNode) -> str:
+    """What a code cell printed (standard output) and the text of its result, without progress bars."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            parts.append(output.get("text", ""))
+        elif output.get("output_type") == "execute_result":
+            parts.append(output.get("data", {}).get("text/plain", ""))
+    return "".join(parts).strip()
+
+
 def missing_visuals(notebook: nbformat.NotebookNode) -> list[str]:
-    """What an executed notebook's slides lack: a cell tagged ``slide`` that shows no figure, audio or
-    table, or a taught (sub)section that draws one in an untagged cell and shows none."""
+    """What an executed notebook's slides lack: a cell tagged to be shown that shows nothing, or a taught
+    (sub)section that draws a figure, audio players or a table in an untagged cell and shows none."""
     cells = slide_plan.split_at_headings(notebook.cells)
     problems, taught = [], False
     sections: list[tuple[str, list]] = []  # (heading, [(index, cell, role)]) of the taught sections
@@ -153,8 +162,8 @@ def missing_visuals(notebook: nbformat.NotebookNode) -> list[str]:
         draws = {i: any(map(output_visual, cell.get("outputs", []))) for i, cell, role in members
                  if cell.cell_type == "code" and not slide_plan.tags(cell) & slide_plan.HIDDEN_TAGS}
         shown = [i for i, _, role in members if role == "shown"]
-        problems += [f"'{title}': cell {i} is tagged `slide` but shows no figure, audio or table"
-                     for i in shown if not draws[i] and "slide-code" not in slide_plan.tags(cells[i])]
+        problems += [f"'{title}': cell {i} is tagged `slide` but shows nothing (no figure, audio, table or text)"
+                     for i in shown if not shown_html(cells[i])]
         drawn = [i for i, visual in draws.items() if visual]
         if drawn and not shown:
             problems.append(f"'{title}' shows nothing, though cell {drawn[0]} draws: tag it `slide` "
