@@ -9,12 +9,12 @@ Every notebook gets, from this one script:
   split there);
 - slide metadata for RISE (presenting a notebook from JupyterLab), by the rule the lecture decks of
   ``make slides`` follow (``tools/slide_plan.py``), so both show the same slides: headings that open
-  a slide are ``slide``/``subslide``, a code cell tagged ``slide`` is shown (``-``), other prose is
-  ``notes``, everything else ``skip``; and RISE's settings (:data:`RISE_SETTINGS`: a theme that
+  a slide are ``slide``/``subslide``, a code cell tagged ``slide`` or ``slide-code`` is shown
+  (``-``), other prose is ``notes``, everything else ``skip``; and RISE's settings (:data:`RISE_SETTINGS`: a theme that
   loads no web font, slide numbers, a scroll bar for a slide longer than the screen);
-- the ``## References`` section, which ends the notebook, each of its ``- [key] ...`` lines rewritten to the line of
-  ``REFERENCES.md`` with that key: the notebooks cite from that one file and never drift from it
-  (``- [key]`` alone is enough; an unknown key is an error).
+- the ``## References`` section, which ends the notebook: each of its ``- [key] ...`` lines
+  rewritten to the line of ``REFERENCES.md`` with that key, so the notebooks cite from that one file
+  and never drift from it (``- [key]`` alone is enough; an unknown key is an error).
 
 The README's syllabus table (between ``<!-- syllabus:start -->`` and ``<!-- syllabus:end -->``) is
 rebuilt from the notebooks' titles and first sentences. The repository slug comes from
