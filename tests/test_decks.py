@@ -82,7 +82,8 @@ def lesson() -> nbformat.NotebookNode:
         new_markdown_cell("## Exercises\n\n**Exercise 1.** Do it."),
         figure_cell(tags=["solution"]),
         figure_cell(),
-        new_markdown_cell("## Pitfalls\n\n- **Tuning on test.** Long story.\n- **Duplicates.** Another one."),
+        new_markdown_cell("## Pitfalls\n\n- **Tuning on test.** Long story.\n- **Duplicates.** Another one.\n\n"
+                          "| pitfall | cure |\n|---|---|\n| tuning on test | validation |"),
         new_markdown_cell("## References\n\n- [key] A paper."),
     ])
 
@@ -99,6 +100,7 @@ def test_a_notebook_gives_title_then_one_slide_per_section_it_teaches():
     assert "<table>" in results.visual  # the tagged cell's, not the figure above it
     assert "<audio" in listen.visual and listen.level == 3
     assert pitfalls.lead == "- **Tuning on test.**\n- **Duplicates.**" and "Long story." in "\n".join(pitfalls.notes)
+    assert "<table>" in pitfalls.visual and "validation" in pitfalls.visual  # its prose's table: nothing drawn
 
 
 def test_setup_parameters_solutions_and_notebook_only_sections_stay_off_the_slides():

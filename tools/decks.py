@@ -9,7 +9,8 @@ JupyterLab); what a slide shows is:
   heading, the lead of its prose (the first sentence, or the bold start of each item of a list), the
   prose's first display equation, and the first figure, audio players or table of its cell tagged
   ``slide``, else what that cell printed (with ``slide-code``: the cell's code up to its first blank
-  line above it), scaled to fit the 1280x720 frame, never scrolled;
+  line above it); without such a cell, the first markdown table of its prose. Visuals are scaled
+  to fit the 1280x720 frame, never scrolled;
 - the section's whole prose goes to the speaker notes (``S`` opens the presenter view).
 
 :func:`missing_visuals` lists, for an executed notebook, tagged cells that showed nothing and
@@ -40,6 +41,7 @@ LECTURES = {"1_foundations": "Lecture 1: Foundations",
             "3_variations": "Lecture 3: Variations across domains and modalities"}
 OPENS_THE_FIRST = "00_welcome.ipynb"  # the welcome notebook opens lecture 1
 DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.S)
+MARKDOWN_TABLE = re.compile(r"^\|.*\|[ \t]*\n\|[ :|-]+\|[ \t]*\n(?:\|.*\|[ \t]*(?:\n|$))*", re.M)
 
 
 @dataclass
@@ -117,6 +119,9 @@ def notebook_slides(notebook: nbformat.NotebookNode, subtitle: str) -> list[Slid
             _add_prose(slides[-1], prose)
         elif role == "shown":
             slides[-1].visual = shown_html(cell)
+    for slide in slides:
+        table = None if slide.visual or slide.level == 1 else MARKDOWN_TABLE.search("\n\n".join(slide.notes))
+        slide.visual = markdown2html(table.group(0)) if table else slide.visual
     return slides
 
 
