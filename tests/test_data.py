@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -399,7 +400,6 @@ def _last_line(stdout: str) -> str:
 def _read_only_command(directory, script, *arguments):
     """Run ``script`` with ``directory`` truly read-only: a read-only bind mount (root, who ignores
     permission bits) or ``chmod a-w`` (anyone else); ``None`` where neither is possible."""
-    import os
     import shutil
 
     python = [sys.executable, "-c", script, *arguments]
@@ -496,3 +496,13 @@ def test_cli_builds_into_the_cache_dir(monkeypatch, tmp_path, capsys):
     assert {path.name for path in (directory / "features").glob("*.npy")} == {"logmel.npy", "tutorial.npy"}
     with pytest.raises(SystemExit):
         data.main(["build", "nsynth"])
+
+
+def test_the_synthesiser_imports_quietly_even_where_ci_is_set():
+    """pyfluidsynth (imported by pretty_midi too) prints where it found its library when ``CI`` is set;
+    that line must not reach the notebooks' outputs (or the slides that show what a cell printed)."""
+    script = "from utils.data import render; render.default_soundfont(); render.import_fluidsynth()"
+    environment = {**os.environ, "CI": "1"}
+    result = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout == "", result.stdout

@@ -32,6 +32,7 @@ from utils.data.render import (
     _to_pcm,
     _unit_hash,
     check_soundfont,
+    quiet_import,
 )
 
 #: NSynth-like families: GM programs, natural MIDI range (low, high) of each, and the program
@@ -133,8 +134,7 @@ def _render_gm_programs(task: tuple) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def _gm_meta(notes: list[tuple[int, int, int]], params: GMNotesParams) -> pd.DataFrame:
-    import pretty_midi
-
+    pretty_midi = quiet_import("pretty_midi")
     meta = pd.DataFrame(notes, columns=["program", "pitch", "velocity"])
     meta.insert(1, "instrument", [pretty_midi.program_to_instrument_name(p) for p in meta.program])
     meta.insert(2, "family", meta.program.map(GM_FAMILY_OF))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
 import io
 import os
 import sys
@@ -33,9 +34,7 @@ SILENCE = 1e-4
 
 def default_soundfont() -> Path:
     """The General MIDI SoundFont shipped with pretty_midi (TimGM6mb.sf2, GPL-2, Tim Brechbill)."""
-    import pretty_midi
-
-    return Path(pretty_midi.__file__).resolve().parent / "TimGM6mb.sf2"
+    return Path(quiet_import("pretty_midi").__file__).resolve().parent / "TimGM6mb.sf2"
 
 
 #: Other General MIDI SoundFonts known by name: (path, the Debian package that installs it; `make
@@ -85,11 +84,17 @@ Install the FluidSynth library and its Python binding (pyfluidsynth):
 then, outside conda:  pip install pyfluidsynth"""
 
 
+def quiet_import(module: str):
+    """Import a module whose import prints: pyfluidsynth (and pretty_midi, which imports it) print where
+    they found the library when ``CI`` is set, into every notebook's output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return importlib.import_module(module)
+
+
 def import_fluidsynth():
     """Import pyfluidsynth, or raise ImportError saying how to install FluidSynth."""
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # where CI is set, it prints where it found the library
-            import fluidsynth
+        fluidsynth = quiet_import("fluidsynth")
     except (ImportError, OSError) as error:
         raise ImportError(FLUIDSYNTH_HELP.format(error=error)) from error
     return fluidsynth
