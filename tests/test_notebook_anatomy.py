@@ -60,27 +60,33 @@ def test_setup_cell_runs_outside_colab(capsys):
     assert "torch" in capsys.readouterr().out
 
 
-def test_setup_cell_on_colab_installs_once(tmp_path, monkeypatch, capsys):
-    """On a (simulated) fresh Colab runtime the cell installs FluidSynth, clones and installs the
-    course once; run again, it installs nothing; either way the notebook's imports then work."""
+def simulated_colab(tmp_path, monkeypatch, failing: str = ""):
+    """A fresh (simulated) Colab runtime: ``(commands run, the clone's path, a function that runs the
+    setup cell)``; a command whose text contains ``failing`` exits with status 100."""
     import subprocess
     import types
 
-    clone = tmp_path / "course"
-    commands = []
+    clone, commands = tmp_path / "course", []
 
     def fake_run(command, **options):
         commands.append(command)
         if "clone" in command:
             clone.mkdir()
-        return subprocess.CompletedProcess(command, 0)
+        return subprocess.CompletedProcess(command, 100 if failing and failing in str(command) else 0)
 
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setattr(subprocess, "run", fake_run)
     monkeypatch.setattr(sys, "path", list(sys.path))
     source = stamp.SETUP_SOURCE.replace("%matplotlib inline", "").replace(stamp.CLONE_DIR, str(clone))
+    return commands, clone, lambda: exec(compile(source, "setup-cell", "exec"), {})
+
+
+def test_setup_cell_on_colab_installs_once(tmp_path, monkeypatch, capsys):
+    """On a (simulated) fresh Colab runtime the cell installs FluidSynth, clones and installs the
+    course once; run again, it installs nothing; either way the notebook's imports then work."""
+    commands, clone, run_cell = simulated_colab(tmp_path, monkeypatch)
     for _ in range(2):
-        exec(compile(source, "setup-cell", "exec"), {})
+        run_cell()
     assert len(commands) == 4 and (clone / ".installed").exists()
     assert "libfluidsynth3" in commands[0] and "fluid-soundfont-gm musescore-general-soundfont-small" in commands[1]
     assert f"https://github.com/{stamp.REPOSITORY}" in commands[2]
@@ -91,19 +97,6 @@ def test_setup_cell_on_colab_installs_once(tmp_path, monkeypatch, capsys):
 
 def test_setup_cell_on_colab_says_what_it_skips_without_the_soundfonts(tmp_path, monkeypatch, capsys):
     """Where apt-get cannot install the extra SoundFonts, the cell says so and installs the rest."""
-    import subprocess
-    import types
-
-    clone = tmp_path / "course"
-
-    def fake_run(command, **options):
-        if "clone" in command:
-            clone.mkdir()
-        return subprocess.CompletedProcess(command, 100 if "soundfont" in str(command) else 0)
-
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    source = stamp.SETUP_SOURCE.replace("%matplotlib inline", "").replace(stamp.CLONE_DIR, str(clone))
-    exec(compile(source, "setup-cell", "exec"), {})
+    commands, clone, run_cell = simulated_colab(tmp_path, monkeypatch, failing="soundfont")
+    run_cell()
     assert (clone / ".installed").exists() and "Skipped: the two other SoundFonts" in capsys.readouterr().out

@@ -164,12 +164,11 @@ def missing_visuals(notebook: nbformat.NotebookNode) -> list[str]:
         elif taught:
             sections[-1][1].append((i, cell, role))
     for title, members in sections:
-        draws = {i: any(map(output_visual, cell.get("outputs", []))) for i, cell, role in members
-                 if cell.cell_type == "code" and not slide_plan.tags(cell) & slide_plan.HIDDEN_TAGS}
         shown = [i for i, _, role in members if role == "shown"]
         problems += [f"'{title}': cell {i} is tagged `slide` but shows nothing (no figure, audio, table or text)"
                      for i in shown if not shown_html(cells[i])]
-        drawn = [i for i, visual in draws.items() if visual]
+        drawn = [i for i, cell, _ in members if cell.cell_type == "code" and any(map(output_visual, cell.outputs))
+                 and not slide_plan.tags(cell) & slide_plan.HIDDEN_TAGS]
         if drawn and not shown:
             problems.append(f"'{title}' shows nothing, though cell {drawn[0]} draws: tag it `slide` "
                             "(or `no-slide` to keep it off)")

@@ -16,6 +16,7 @@ import importlib
 import io
 import os
 import sys
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -84,7 +85,7 @@ Install the FluidSynth library and its Python binding (pyfluidsynth):
 then, outside conda:  pip install pyfluidsynth"""
 
 
-def quiet_import(module: str):
+def quiet_import(module: str) -> types.ModuleType:
     """Import a module whose import prints: pyfluidsynth (and pretty_midi, which imports it) print where
     they found the library when ``CI`` is set, into every notebook's output."""
     with contextlib.redirect_stdout(io.StringIO()):
