@@ -49,6 +49,8 @@ def test_every_heading_starts_a_cell_and_the_first_piece_keeps_the_id():
         (3, "A figure"), (2, "Exercises"), (3, "Exercise 1"), (2, "Pitfalls")]
     assert cells[1].source == "# 9.9 A lesson\n\nFirst words." and cells[2].id == f"{cells[1].id}-1"
     assert slide_plan.split_at_headings(cells) == cells  # stamping twice changes nothing
+    fenced = new_markdown_cell("Run this:\n\n```python\n# a comment, not a heading\nx = 1\n```\n\nThen look.")
+    assert slide_plan.split_at_headings([fenced]) == [fenced] and slide_plan.roles([fenced]) == ["skip"]
     solution = new_markdown_cell("Because.\n\n### Why\n\nMore.", metadata={"tags": ["solution"]})
     assert [piece.metadata.tags for piece in slide_plan.split_at_headings([solution])] == [["solution"]] * 2
 

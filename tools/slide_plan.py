@@ -30,6 +30,7 @@ OBJECTIVES = re.compile(r"^Learning objectives", re.I)
 HIDDEN_TAGS = frozenset({"badge", "setup", "parameters", "solution", "no-slide"})
 SHOWN_TAGS = frozenset({"slide", "slide-code"})  # its output; its code's first lines and its output
 HEADING = re.compile(r"^(#{1,3}) +(.+?)\s*$", re.M)
+FENCE = re.compile(r"^```.*?^```", re.M | re.S)  # a fenced code block: its "# comment" lines are no headings
 OPENS_A_SLIDE = {"title": 1, "slide": 2, "subslide": 3}  # role -> heading level
 RISE_SLIDE_TYPE = {"title": "slide", "slide": "slide", "subslide": "subslide", "shown": "-",
                    "notes": "notes", "skip": "skip"}
@@ -50,8 +51,7 @@ def split_at_headings(cells: list) -> list:
     piece keeps the cell's metadata, the first its id, the others get ``<id>-<n>``."""
     result = []
     for cell in cells:
-        starts = [m.start() for m in HEADING.finditer(cell.source)] if cell.cell_type == "markdown" else []
-        bounds = sorted({0, *starts})
+        bounds = sorted({0, *_heading_starts(cell.source)}) if cell.cell_type == "markdown" else [0]
         if len(bounds) == 1:
             result.append(cell)
             continue
@@ -64,12 +64,19 @@ def split_at_headings(cells: list) -> list:
     return result
 
 
+def _heading_starts(source: str) -> list[int]:
+    """Where the headings of a markdown text start, outside fenced code blocks."""
+    fenced = [match.span() for match in FENCE.finditer(source)]
+    return [match.start() for match in HEADING.finditer(source)
+            if not any(start <= match.start() < end for start, end in fenced)]
+
+
 def roles(cells: list) -> list[str]:
     """The role of every cell (cells split at headings). Raises ``ValueError``, naming the cell, for a
     ``slide``/``slide-code`` tag the rule cannot honour (off any slide, or a second on one slide)."""
     result, section, shown = [], "before", False
     for i, cell in enumerate(cells):
-        if cell.cell_type == "markdown" and HEADING.search(cell.source, 1):
+        if cell.cell_type == "markdown" and any(start > 0 for start in _heading_starts(cell.source)):
             raise ValueError(f"cell {i} holds a heading past its start: split the cells (split_at_headings).")
         role, section = _role(cells, i, section)
         if role in OPENS_A_SLIDE:
